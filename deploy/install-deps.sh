@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages placemesh needs to build and test, if any is
+# missing. Quick and silent when everything is there. Uses sudo when not root.
+#
+# Why each package:
+#   cmake g++ pkg-config ccache   build (ccache keeps CI rebuilds fast)
+#   catch2 librapidcheck-dev      unit and property tests
+set -euo pipefail
+
+packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "==> installing missing Debian packages: ${missing[*]}"
+sudo=()
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be missing or stale on a fresh machine.
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "==> installed ${missing[*]}"

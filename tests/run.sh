@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds placemesh and runs every test, twice: a normal build, then one with
+# AddressSanitizer + UBSan. Installs the Debian packages it needs first.
+#
+#   ./tests/run.sh                 everything (what CI runs)
+#   ./tests/run.sh --no-sanitize   skip the sanitizer build (refused in CI)
+#   ./tests/run.sh -R ledger       pass ctest options through (both builds)
+#
+# Environment: BUILD_DIR (default ./build), JOBS (default nproc),
+# RC_PARAMS (RapidCheck, default max_success=300).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+sanitize=1
+ctest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-sanitize) sanitize=0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) ctest_args+=("$1") ;;
+  esac
+  shift
+done
+if [ "${CI:-}" = "true" ] && [ "$sanitize" = 0 ]; then
+  echo "run.sh: --no-sanitize is for local runs; CI always runs the sanitizer build" >&2
+  exit 2
+fi
+
+"$root/deploy/install-deps.sh"
+
+jobs=${JOBS:-$(nproc)}
+build=${BUILD_DIR:-$root/build}
+export RC_PARAMS=${RC_PARAMS:-max_success=300}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+run_build() {  # name, dir, cmake options...
+  local name=$1 dir=$2
+  shift 2
+  echo "==> $name build in $dir"
+  cmake -S "$root" -B "$dir" -DPLACEMESH_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  echo "==> $name tests"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" ${ctest_args[@]+"${ctest_args[@]}"})
+}
+
+start=$(date +%s)
+run_build normal "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "$sanitize" = 1 ]; then
+  run_build sanitizer "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DPLACEMESH_SANITIZE=ON
+else
+  echo "==> sanitizer build skipped (--no-sanitize)"
+fi
+echo "==> all tests passed in $(( $(date +%s) - start )) s"
