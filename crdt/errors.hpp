@@ -20,7 +20,11 @@
   X(rights_held_elsewhere, "reservation rights for this pool are held by another node")      \
   X(unknown_reservation, "no such reservation")                                             \
   X(reservation_exists, "reservation id already used")                                      \
-  X(reservation_closed, "reservation is no longer held")
+  X(reservation_closed, "reservation is no longer held")                                    \
+  X(malformed, "input is malformed")                                                        \
+  X(store_full, "the store is full; the node is read-only")                                 \
+  X(store_failed, "the store failed")                                                       \
+  X(wrong_node, "the data directory belongs to another node")
 
 namespace placemesh {
 

@@ -116,6 +116,11 @@ DeltaStats Ledger::apply_delta(const Delta& delta) {
   return stats;
 }
 
+void Ledger::restore_knowledge(const Origin& origin, const OriginKnowledge& knowledge) {
+  vv_.raise(origin, knowledge.through);
+  for (std::uint64_t seq : knowledge.cloud) vv_.add(origin, seq);
+}
+
 void Ledger::merge(const Ledger& other) {
   for (const auto& [key, their_slots] : other.state_) {
     for (const auto& [origin, theirs] : their_slots) {

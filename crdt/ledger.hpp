@@ -84,6 +84,10 @@ class Ledger {
   // knowledge the union. Equivocating slots keep this side's record.
   void merge(const Ledger& other);
 
+  // Restores persisted knowledge of one origin after its records were
+  // re-applied from the store at start-up.
+  void restore_knowledge(const Origin& origin, const OriginKnowledge& knowledge);
+
   [[nodiscard]] const VersionVector& knowledge() const { return vv_; }
   [[nodiscard]] const Digest& digest() const { return vv_.digest(); }
 

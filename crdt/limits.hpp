@@ -43,6 +43,8 @@ inline constexpr std::size_t record_bytes_max = 1'024;      // one encoded, sign
 // --- node -------------------------------------------------------------------
 inline constexpr std::size_t op_id_bytes_max = 64;
 inline constexpr std::size_t op_id_retention_max = 1'000'000;
+// Batches waiting for the store's writer thread; more are refused (retryable).
+inline constexpr std::size_t store_queue_max = 10'000;
 
 // HLC logical counter width (see crdt/hlc.hpp).
 inline constexpr std::uint32_t hlc_logical_max = 0xFFFF;

@@ -5,9 +5,12 @@
 # Why each package:
 #   cmake g++ pkg-config ccache   build (ccache keeps CI rebuilds fast)
 #   catch2 librapidcheck-dev      unit and property tests
+#   capnproto libcapnp-dev        wire and storage schema (net/placemesh.capnp)
+#   liblmdb-dev lmdb-utils        the node's store; mdb_stat reads it offline
 set -euo pipefail
 
-packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev)
+packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto libcapnp-dev liblmdb-dev
+          lmdb-utils)
 
 missing=()
 for package in "${packages[@]}"; do

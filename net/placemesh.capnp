@@ -1,0 +1,54 @@
+# placemesh wire and storage schema (DESIGN §3.2, §4). Documented in net/README.md.
+#
+# This schema only grows: ids never change, ordinals are never reused, and
+# tests/net/record_codec_test.cpp locks the encoding with golden bytes.
+@0x92556017452ff990;
+
+$import "/capnp/c++.capnp".namespace("placemesh::wire");
+
+struct Origin {
+  key @0 :Data;        # Ed25519 public key, 32 bytes
+  epoch @1 :UInt64;
+}
+
+struct Hlc {
+  wallMs @0 :Int64;
+  logical @1 :UInt32;
+}
+
+struct Key {
+  field @0 :UInt8;     # crdt::Field
+  pool @1 :Text;       # "CENTRE/unit", empty for heartbeat
+  arg @2 :Text;
+}
+
+struct Counter {
+  p @0 :UInt64;
+  n @1 :UInt64;
+}
+
+struct Reservation {
+  state @0 :UInt8;     # held 0, expired 1, cancelled 2, confirmed 3
+  count @1 :UInt32;
+  expiresAtMs @2 :Int64;
+  reference @3 :Data;  # opaque, at most 64 bytes
+}
+
+# The part an origin signs: its canonical encoding is the signed message.
+struct RecordBody {
+  origin @0 :Origin;
+  seq @1 :UInt64;
+  hlc @2 :Hlc;
+  key @3 :Key;
+  value :union {
+    counter @4 :Counter;
+    register @5 :Int64;
+    reservation @6 :Reservation;
+    heartbeat @7 :Void;
+  }
+}
+
+struct SignedRecord {
+  body @0 :RecordBody;
+  signature @1 :Data;  # Ed25519 over the canonical bytes of body, 64 bytes
+}

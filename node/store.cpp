@@ -1,0 +1,325 @@
+#include "node/store.hpp"
+
+#include <cstring>
+#include <future>
+
+#include "crdt/limits.hpp"
+#include "net/record_codec.hpp"
+
+namespace placemesh {
+
+namespace {
+
+constexpr const char* meta_node_key = "node_key";
+constexpr const char* meta_epoch = "epoch";
+constexpr const char* meta_own = "own";
+constexpr const char* meta_format = "format";
+constexpr std::string_view format_version = "placemesh-store-1";
+
+void put_u64(Bytes& out, std::uint64_t value) {  // big-endian, so keys sort by number
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(value >> shift));
+}
+
+std::uint64_t get_u64(lmdb::Bytes in, std::size_t at) {
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < 8; ++i) value = value << 8 | in[at + i];
+  return value;
+}
+
+Bytes origin_bytes(const Origin& origin) {
+  Bytes out(origin.key.begin(), origin.key.end());
+  put_u64(out, origin.epoch);
+  return out;
+}
+
+Origin origin_from(lmdb::Bytes in) {
+  Origin origin;
+  std::memcpy(origin.key.data(), in.data(), origin.key.size());
+  origin.epoch = get_u64(in, origin.key.size());
+  return origin;
+}
+
+constexpr std::size_t origin_size = public_key_bytes + 8;
+
+Bytes slot_key(const Record& record) {
+  Bytes out = origin_bytes(record.origin);
+  const std::string key = to_string(record.key);
+  out.insert(out.end(), key.begin(), key.end());
+  return out;
+}
+
+Bytes seq_key(const Origin& origin, std::uint64_t seq) {
+  Bytes out = origin_bytes(origin);
+  put_u64(out, seq);
+  return out;
+}
+
+Error corrupt(std::string_view what) {
+  return make_error(Code::store_failed, "corrupt store: " + std::string(what) +
+                                            "; run 'placemeshctl verify --data-dir DIR' and restore from a peer");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const PublicKey& node_key,
+                                           std::uint64_t new_epoch) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) return make_error(Code::store_failed, "cannot create " + options.dir.string() + ": " + ec.message());
+  std::filesystem::permissions(options.dir, std::filesystem::perms::owner_all, ec);
+
+  auto env = lmdb::Env::open(options.dir, options.map_bytes, 8);
+  if (!env) return env.error();
+  auto txn = lmdb::Txn::begin(*env.value(), false);
+  if (!txn) return txn.error();
+  auto meta = txn.value().open_db("meta");
+  if (!meta) return meta.error();
+
+  auto stored_key = txn.value().get(meta.value(), lmdb::bytes(meta_node_key));
+  if (!stored_key) return stored_key.error();
+  Origin origin{node_key, new_epoch};
+  if (stored_key.value()) {
+    const auto key = *stored_key.value();
+    if (key.size() != node_key.size()) return corrupt("meta node_key has the wrong size");
+    PublicKey theirs{};
+    std::memcpy(theirs.data(), key.data(), theirs.size());
+    if (theirs != node_key)
+      return make_error(Code::wrong_node,
+                        options.dir.string() + " belongs to node key " + to_hex(theirs) +
+                            " but the config's key file holds " + to_hex(node_key) +
+                            "; point data_dir at this node's own directory, or move it aside to start "
+                            "afresh as a new epoch");
+    auto epoch = txn.value().get(meta.value(), lmdb::bytes(meta_epoch));
+    if (!epoch) return epoch.error();
+    if (!epoch.value() || epoch.value()->size() != 8) return corrupt("meta epoch is missing");
+    origin.epoch = get_u64(*epoch.value(), 0);
+  } else {
+    Bytes epoch;
+    put_u64(epoch, new_epoch);
+    for (auto status : {txn.value().put(meta.value(), lmdb::bytes(meta_node_key), node_key),
+                        txn.value().put(meta.value(), lmdb::bytes(meta_epoch), epoch),
+                        txn.value().put(meta.value(), lmdb::bytes(meta_format), lmdb::bytes(format_version))})
+      if (!status) return status.error();
+  }
+  if (auto status = txn.value().commit(); !status) return status.error();
+
+  std::unique_ptr<Store> store(new Store(std::move(env.value()), origin));
+  if (auto status = store->open_databases(); !status) return status.error();
+  store->writer_ = std::thread([raw = store.get()] { raw->run_writer(); });
+  return store;
+}
+
+Store::Store(std::unique_ptr<lmdb::Env> env, Origin origin) : env_(std::move(env)), origin_(origin) {}
+
+Store::~Store() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+Status Store::open_databases() {
+  auto txn = lmdb::Txn::begin(*env_, false);
+  if (!txn) return txn.error();
+  for (auto [name, dbi] : {std::pair{"records", &records_}, std::pair{"by_seq", &by_seq_}, std::pair{"vv", &vv_},
+                           std::pair{"meta", &meta_}, std::pair{"ops", &ops_}, std::pair{"audit", &audit_}}) {
+    auto opened = txn.value().open_db(name);
+    if (!opened) return opened.error();
+    *dbi = opened.value();
+  }
+  return txn.value().commit();
+}
+
+Status Store::write_one(lmdb::Txn& txn, const Batch& batch) {
+  for (const auto& record : batch.records) {
+    const Bytes slot = slot_key(record);
+    // The slot's previous record leaves the by_seq index.
+    auto previous = txn.get(records_, slot);
+    if (!previous) return previous.error();
+    if (previous.value()) {
+      if (previous.value()->size() < 8) return corrupt("short record value");
+      const std::uint64_t old_seq = get_u64(*previous.value(), 0);
+      PM_ASSERT(old_seq < record.seq, "store asked to go back", old_seq, record.seq);
+      if (auto status = txn.del(by_seq_, seq_key(record.origin, old_seq)); !status) return status;
+    }
+    Bytes value;
+    put_u64(value, record.seq);
+    const Bytes encoded = encode(record);
+    value.insert(value.end(), encoded.begin(), encoded.end());
+    if (auto status = txn.put(records_, slot, value); !status) return status;
+    if (auto status = txn.put(by_seq_, seq_key(record.origin, record.seq), slot); !status) return status;
+  }
+  for (const auto& [origin, knowledge] : batch.knowledge) {
+    Bytes value;
+    put_u64(value, knowledge.through);
+    for (std::uint64_t seq : knowledge.cloud) put_u64(value, seq);
+    if (auto status = txn.put(vv_, origin_bytes(origin), value); !status) return status;
+  }
+  if (batch.own) {
+    Bytes value;
+    put_u64(value, batch.own->first);
+    put_u64(value, static_cast<std::uint64_t>(batch.own->second.wall_ms));
+    put_u64(value, batch.own->second.logical);
+    if (auto status = txn.put(meta_, lmdb::bytes(meta_own), value); !status) return status;
+  }
+  for (const auto& [op_id, answer] : batch.ops)
+    if (auto status = txn.put(ops_, lmdb::bytes(op_id), lmdb::bytes(answer)); !status) return status;
+  for (const auto& line : batch.audit) {
+    Bytes key;
+    put_u64(key, ++audit_counter_);
+    if (auto status = txn.put(audit_, key, lmdb::bytes(line)); !status) return status;
+  }
+  return Ok{};
+}
+
+void Store::run_writer() {
+  {  // continue the audit numbering after a restart
+    auto txn = lmdb::Txn::begin(*env_, true);
+    if (txn) {
+      (void)txn.value().scan(audit_, [&](lmdb::Bytes key, lmdb::Bytes) {
+        audit_counter_ = get_u64(key, 0);
+        return true;
+      });
+    }
+  }
+  for (;;) {
+    std::deque<Pending> group;
+    bool read_only = false;
+    std::optional<Error> reason;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and drained
+      group.swap(queue_);
+      read_only = read_only_;
+      reason = read_only_reason_;
+    }
+    Status status = Ok{};
+    if (read_only) {
+      status = *reason;
+    } else {
+      auto txn = lmdb::Txn::begin(*env_, false);
+      if (!txn) {
+        status = txn.error();
+      } else {
+        for (const auto& pending : group)
+          if (status = write_one(txn.value(), pending.batch); !status) break;
+        if (status) status = txn.value().commit();  // one sync for the whole group
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      stats_.batches += group.size();
+      if (status) {
+        ++stats_.commits;
+      } else {
+        stats_.failed += group.size();
+        if (status.error().code == Code::store_full) {
+          read_only_ = true;
+          read_only_reason_ = status.error();
+        }
+      }
+    }
+    for (auto& pending : group) pending.done(status);
+  }
+}
+
+void Store::submit(Batch batch, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    PM_REQUIRE(!stopping_, "submit after the store began to close");
+    if (queue_.size() < limits::store_queue_max) {
+      queue_.push_back(Pending{std::move(batch), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(make_error(Code::store_failed, "the write queue is full (" + std::to_string(limits::store_queue_max) +
+                                          " batches); retry with the same op_id"));
+}
+
+Status Store::write(Batch batch) {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  submit(std::move(batch), [&promise](Status status) { promise.set_value(std::move(status)); });
+  return future.get();
+}
+
+Result<Loaded> Store::load() {
+  auto txn = lmdb::Txn::begin(*env_, true);
+  if (!txn) return txn.error();
+  Loaded loaded;
+  std::optional<Error> failure;
+  auto records = txn.value().scan(records_, [&](lmdb::Bytes, lmdb::Bytes value) {
+    if (value.size() < 8) {
+      failure = corrupt("short record value");
+      return false;
+    }
+    auto record = decode(value.subspan(8));
+    if (!record) {
+      failure = corrupt(record.error().message());
+      return false;
+    }
+    auto applied = loaded.ledger.apply(record.value());
+    if (!applied) failure = corrupt(applied.error().message());
+    return applied.ok();
+  });
+  if (!records) return records.error();
+  if (failure) return *failure;
+  auto knowledge = txn.value().scan(vv_, [&](lmdb::Bytes key, lmdb::Bytes value) {
+    if (key.size() != origin_size || value.size() < 8 || value.size() % 8 != 0) {
+      failure = corrupt("malformed version vector entry");
+      return false;
+    }
+    OriginKnowledge entry{get_u64(value, 0), {}};
+    for (std::size_t at = 8; at < value.size(); at += 8) entry.cloud.insert(get_u64(value, at));
+    loaded.ledger.restore_knowledge(origin_from(key), entry);
+    return true;
+  });
+  if (!knowledge) return knowledge.error();
+  if (failure) return *failure;
+  auto own = txn.value().get(meta_, lmdb::bytes(meta_own));
+  if (!own) return own.error();
+  if (own.value()) {
+    if (own.value()->size() != 24) return corrupt("meta own has the wrong size");
+    loaded.last_seq = get_u64(*own.value(), 0);
+    loaded.last_hlc = Hlc{static_cast<std::int64_t>(get_u64(*own.value(), 8)),
+                          static_cast<std::uint32_t>(get_u64(*own.value(), 16))};
+  }
+  return loaded;
+}
+
+Result<std::optional<std::string>> Store::find_op(std::string_view op_id) {
+  auto txn = lmdb::Txn::begin(*env_, true);
+  if (!txn) return txn.error();
+  auto found = txn.value().get(ops_, lmdb::bytes(op_id));
+  if (!found) return found.error();
+  if (!found.value()) return std::optional<std::string>{};
+  const auto bytes = *found.value();
+  return std::optional<std::string>{std::string(bytes.begin(), bytes.end())};
+}
+
+Result<std::vector<std::string>> Store::audit_lines() {
+  auto txn = lmdb::Txn::begin(*env_, true);
+  if (!txn) return txn.error();
+  std::vector<std::string> lines;
+  auto status = txn.value().scan(audit_, [&](lmdb::Bytes, lmdb::Bytes value) {
+    lines.emplace_back(value.begin(), value.end());
+    return true;
+  });
+  if (!status) return status.error();
+  return lines;
+}
+
+StoreStats Store::stats() const {
+  std::lock_guard lock(mutex_);
+  StoreStats stats = stats_;
+  stats.read_only = read_only_;
+  stats.map_bytes = env_->map_bytes();
+  stats.used_bytes = env_->used_bytes();
+  return stats;
+}
+
+}  // namespace placemesh

@@ -1,0 +1,113 @@
+#pragma once
+// The node's durable state in LMDB (DESIGN §5; layout in node/STORE.md).
+//
+// One writer thread commits batches: it takes every batch queued since its
+// last commit, writes them in one transaction, syncs once (group commit),
+// then calls each batch's completion — on the writer thread, so callers post
+// back to their own thread. A batch is acknowledged only after its commit is
+// durable. When the map is full the store turns read-only: every later write
+// completes with store_full (naming the fix), reads keep working.
+//
+// Lifetime: the Store owns the Env and the writer thread; destroying it
+// drains the queue, then joins the thread.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crdt/ledger.hpp"
+#include "node/lmdb.hpp"
+
+namespace placemesh {
+
+struct StoreOptions {
+  std::filesystem::path dir;
+  std::size_t map_bytes = std::size_t{1} << 30;  // 1 GiB; LMDB only uses what it needs
+};
+
+// What one operation makes durable, all or nothing.
+struct Batch {
+  std::vector<Record> records;  // the latest record of each slot they touch
+  std::vector<std::pair<Origin, OriginKnowledge>> knowledge;
+  std::optional<std::pair<std::uint64_t, Hlc>> own;       // our last seq and HLC
+  std::vector<std::pair<std::string, std::string>> ops;  // op id → its first answer
+  std::vector<std::string> audit;                         // local operator actions
+};
+
+struct Loaded {
+  std::uint64_t last_seq = 0;
+  Hlc last_hlc;
+  Ledger ledger;
+};
+
+struct StoreStats {
+  std::uint64_t batches = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t failed = 0;
+  std::size_t map_bytes = 0;
+  std::size_t used_bytes = 0;
+  bool read_only = false;
+};
+
+class Store {
+ public:
+  using Done = std::function<void(Status)>;
+
+  // Opens or creates the data directory. A new directory records `node_key`
+  // and `new_epoch` (drawn by the caller from its RNG); an existing one must
+  // belong to `node_key` (wrong_node otherwise).
+  [[nodiscard]] static Result<std::unique_ptr<Store>> open(const StoreOptions& options, const PublicKey& node_key,
+                                                           std::uint64_t new_epoch);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  [[nodiscard]] const Origin& origin() const { return origin_; }
+
+  // Reads everything back (a read transaction; any thread).
+  [[nodiscard]] Result<Loaded> load();
+  [[nodiscard]] Result<std::optional<std::string>> find_op(std::string_view op_id);
+  [[nodiscard]] Result<std::vector<std::string>> audit_lines();
+
+  // Queues a batch; `done` runs on the writer thread once it is durable or
+  // has failed. Any thread.
+  void submit(Batch batch, Done done);
+  // submit() and wait: for tools and tests.
+  [[nodiscard]] Status write(Batch batch);
+
+  [[nodiscard]] StoreStats stats() const;
+
+ private:
+  struct Pending {
+    Batch batch;
+    Done done;
+  };
+  Store(std::unique_ptr<lmdb::Env> env, Origin origin);
+  [[nodiscard]] Status open_databases();
+  void run_writer();
+  [[nodiscard]] Status write_one(lmdb::Txn& txn, const Batch& batch);
+
+  std::unique_ptr<lmdb::Env> env_;
+  Origin origin_;
+  MDB_dbi records_ = 0, by_seq_ = 0, vv_ = 0, meta_ = 0, ops_ = 0, audit_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  bool read_only_ = false;
+  std::optional<Error> read_only_reason_;
+  StoreStats stats_;
+  std::uint64_t audit_counter_ = 0;
+  std::thread writer_;
+};
+
+}  // namespace placemesh

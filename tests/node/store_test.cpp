@@ -1,0 +1,202 @@
+#include "node/store.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "../crdt/world.hpp"
+
+using namespace placemesh;
+using namespace placemesh::test;
+
+namespace {
+
+// A fresh data directory under the system temp folder, removed afterwards.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = std::filesystem::temp_directory_path() /
+           ("placemesh-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+PublicKey node_key(std::uint8_t seed) {
+  PublicKey key{};
+  key.fill(seed);
+  return key;
+}
+
+std::unique_ptr<Store> open_store(const TempDir& dir, std::uint8_t seed = 1, std::uint64_t epoch = 77,
+                                  std::size_t map_bytes = std::size_t{64} << 20) {
+  auto store = Store::open(StoreOptions{dir.path, map_bytes}, node_key(seed), epoch);
+  REQUIRE(store.ok());
+  return std::move(store.value());
+}
+
+// Makes `count` admissions at our origin and the batch that persists them.
+Batch admissions(Writer& writer, Ledger& ledger, const std::string& pool, int count, std::int64_t now) {
+  Batch batch;
+  for (int i = 0; i < count; ++i) {
+    auto records = admit(writer, ledger, pool, 1, now + i);
+    REQUIRE(records.ok());
+    for (const auto& record : records.value()) {
+      REQUIRE(ledger.apply_local(record).ok());
+      batch.records.push_back(record);
+    }
+  }
+  batch.knowledge.emplace_back(writer.origin(), ledger.knowledge().origins().at(writer.origin()));
+  batch.own = {writer.last_seq(), writer.clock().last()};
+  return batch;
+}
+
+}  // namespace
+
+TEST_CASE("store: a new data directory gets an epoch that survives reopening") {
+  TempDir dir;
+  {
+    auto store = open_store(dir, 1, 77);
+    CHECK(store->origin() == Origin{node_key(1), 77});
+  }
+  auto store = open_store(dir, 1, 99);  // a fresh epoch is offered, the stored one wins
+  CHECK(store->origin().epoch == 77);
+  CHECK((std::filesystem::status(dir.path).permissions() & std::filesystem::perms::others_all) ==
+        std::filesystem::perms::none);
+}
+
+TEST_CASE("store: a data directory of another node key is refused, naming both keys") {
+  TempDir dir;
+  { auto store = open_store(dir, 1); }
+  auto other = Store::open(StoreOptions{dir.path, std::size_t{64} << 20}, node_key(2), 5);
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().code == Code::wrong_node);
+  CHECK_THAT(other.error().message(), Catch::Contains(to_hex(node_key(1))) && Catch::Contains(to_hex(node_key(2))));
+}
+
+TEST_CASE("store: records, knowledge, seq and HLC come back after reopening") {
+  TempDir dir;
+  Ledger ledger;
+  Origin origin;
+  std::uint64_t last_seq = 0;
+  Hlc last_hlc;
+  {
+    auto store = open_store(dir);
+    origin = store->origin();
+    Writer writer(origin);
+    REQUIRE(store->write(admissions(writer, ledger, "CIM/men", 5, start_ms)).ok());
+    REQUIRE(store->write(admissions(writer, ledger, "CIH/women", 3, start_ms + 10)).ok());
+    // A record relayed from another origin, with a gap below it.
+    Record relayed{make_origin(7), 4, Hlc{start_ms, 0}, occupied_key("CAR/border"), Counter{2, 0}, {}};
+    REQUIRE(ledger.apply(relayed).ok());
+    Batch batch;
+    batch.records.push_back(relayed);
+    batch.knowledge.emplace_back(relayed.origin, ledger.knowledge().origins().at(relayed.origin));
+    batch.ops.emplace_back("op-1", R"({"ok":true})");
+    batch.audit.push_back("operator-cim admit CIM/men 1 ok");
+    REQUIRE(store->write(batch).ok());
+    last_seq = writer.last_seq();
+    last_hlc = writer.clock().last();
+  }
+  auto store = open_store(dir);
+  auto loaded = store->load();
+  REQUIRE(loaded.ok());
+  loaded.value().ledger.check_invariants();
+  CHECK(loaded.value().ledger == ledger);
+  CHECK(loaded.value().last_seq == last_seq);
+  CHECK(loaded.value().last_hlc == last_hlc);
+  CHECK(loaded.value().ledger.counter_total(occupied_key("CIM/men")) == Counter{5, 0});
+  CHECK(loaded.value().ledger.record_count() == 3);  // one per slot: compacted on disk too
+  CHECK(store->find_op("op-1").value() == std::optional<std::string>(R"({"ok":true})"));
+  CHECK_FALSE(store->find_op("op-2").value().has_value());
+  CHECK(store->audit_lines().value() == std::vector<std::string>{"operator-cim admit CIM/men 1 ok"});
+}
+
+TEST_CASE("store: a full map makes the store read-only with an error naming the fix; reads keep working") {
+  TempDir dir;
+  auto store = open_store(dir, 1, 77, std::size_t{256} << 10);  // 256 KiB
+  Writer writer(store->origin());
+  Ledger ledger;
+  Status status = Ok{};
+  int written = 0;
+  for (int i = 0; i < 10'000 && status.ok(); ++i) {
+    // Each batch touches a new pool, so the state keeps growing.
+    status = store->write(admissions(writer, ledger, "C" + std::to_string(i) + "/men", 1, start_ms + i));
+    if (status) ++written;
+  }
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.error().code == Code::store_full);
+  CHECK_THAT(status.error().message(), Catch::Contains("map_size_mb"));
+  CHECK(store->stats().read_only);
+  // Later writes, however small, get the same clear error.
+  Ledger scratch;
+  Writer other(make_origin(9));
+  const auto again = store->write(admissions(other, scratch, "CIM/men", 1, start_ms));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == Code::store_full);
+  auto loaded = store->load();
+  REQUIRE(loaded.ok());
+  CHECK(loaded.value().ledger.record_count() == static_cast<std::size_t>(written));
+}
+
+TEST_CASE("store: readers see whole batches while the writer commits") {
+  TempDir dir;
+  auto store = open_store(dir);
+  Writer writer(store->origin());
+  Ledger ledger;
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::atomic<bool> torn{false};
+  std::thread reader([&] {
+    std::uint64_t previous = 0;
+    while (!done) {
+      auto loaded = store->load();
+      if (!loaded) continue;
+      // Each batch adds 10 to each of two pools: a reader must never see one without the other.
+      const auto a = loaded.value().ledger.counter_total(occupied_key("CIM/men")).p;
+      const auto b = loaded.value().ledger.counter_total(occupied_key("CIV/men")).p;
+      if (a != b || a % 10 != 0 || a < previous) torn = true;
+      previous = a;
+      ++reads;
+    }
+  });
+  for (int i = 0; i < 100; ++i) {
+    Batch batch = admissions(writer, ledger, "CIM/men", 10, start_ms + i * 100);
+    Batch second = admissions(writer, ledger, "CIV/men", 10, start_ms + i * 100 + 50);
+    batch.records.insert(batch.records.end(), second.records.begin(), second.records.end());
+    batch.knowledge = second.knowledge;
+    batch.own = second.own;
+    REQUIRE(store->write(batch).ok());
+  }
+  done = true;
+  reader.join();
+  CHECK_FALSE(torn);
+  CHECK(reads > 0);
+}
+
+TEST_CASE("store: concurrent submissions are all acknowledged after one durable commit each group") {
+  TempDir dir;
+  auto store = open_store(dir);
+  constexpr int threads = 4, per_thread = 100;
+  std::atomic<int> acknowledged{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < threads; ++t) {
+    clients.emplace_back([&, t] {
+      // Each client writes as its own origin so the batches are independent.
+      Writer writer(make_origin(static_cast<std::size_t>(10 + t)));
+      Ledger ledger;
+      for (int i = 0; i < per_thread; ++i)
+        if (store->write(admissions(writer, ledger, "CIM/men", 1, start_ms + i))) ++acknowledged;
+    });
+  }
+  for (auto& client : clients) client.join();
+  CHECK(acknowledged == threads * per_thread);
+  const StoreStats stats = store->stats();
+  CHECK(stats.batches == threads * per_thread);
+  CHECK(stats.commits <= stats.batches);
+  auto loaded = store->load();
+  REQUIRE(loaded.ok());
+  CHECK(loaded.value().ledger.counter_total(occupied_key("CIM/men")).p == threads * per_thread);
+}
