@@ -50,9 +50,10 @@ Status check_removable(const Ledger& ledger, const Key& key, std::int64_t count,
   return Ok{};
 }
 
-bool wrote_hold(const Writer& writer, const Ledger& ledger, const Key& key) {
+// This node's own view of the reservation, if it wrote one.
+const Reservation* own_view(const Writer& writer, const Ledger& ledger, const Key& key) {
   const Record* mine = ledger.find(writer.origin(), key);
-  return mine != nullptr && std::get<Reservation>(mine->value).state == ReservationState::held;
+  return mine == nullptr ? nullptr : &std::get<Reservation>(mine->value);
 }
 
 Result<Records> close_reservation(Writer& writer, const Ledger& ledger, std::string_view pool,
@@ -62,11 +63,19 @@ Result<Records> close_reservation(Writer& writer, const Ledger& ledger, std::str
   if (auto status = validate(key); !status) return status.error();
   auto current = ledger.reservation(key);
   if (!current) return make_error(Code::unknown_reservation, "no reservation '" + std::string(id) + "' in " + std::string(pool));
-  if (current->state != ReservationState::held)
-    return make_error(Code::reservation_closed, "reservation '" + std::string(id) + "' is already " +
-                                                    std::string(state_name(current->state)));
+  // Only the node that wrote the hold spent rights for it, and only its own
+  // count: ids chosen concurrently on two nodes may collide.
+  const Reservation* mine = own_view(writer, ledger, key);
+  const bool holder = mine != nullptr && mine->state == ReservationState::held;
+  if (current->state != ReservationState::held) {
+    // Closed by another node. The holder still takes its rights back unless
+    // the person arrived; everyone else is told it is closed.
+    if (!holder || to == ReservationState::confirmed || current->state == ReservationState::confirmed)
+      return make_error(Code::reservation_closed, "reservation '" + std::string(id) + "' is already " +
+                                                      std::string(state_name(current->state)));
+  }
   Reservation closed = *current;
-  closed.state = to;
+  closed.state = std::max(current->state, to);
   // The record that can be refused (a total at its limit) is made first, so
   // a refusal consumes no seq.
   Records records;
@@ -74,9 +83,8 @@ Result<Records> close_reservation(Writer& writer, const Ledger& ledger, std::str
     auto admitted = bump(writer, ledger, occupied_key(pool), closed.count, true, now_ms);
     if (!admitted) return admitted.error();
     records = std::move(admitted.value());
-  } else if (wrote_hold(writer, ledger, key)) {
-    // The right comes back to the node that spent it.
-    auto returned = bump(writer, ledger, rights_key(pool, writer.origin()), closed.count, true, now_ms);
+  } else if (holder) {
+    auto returned = bump(writer, ledger, rights_key(pool, writer.origin()), mine->count, true, now_ms);
     if (!returned) return returned.error();
     records = std::move(returned.value());
   }

@@ -143,3 +143,37 @@ TEST_CASE("rights: cancelling a hold gives the right back to its holder") {
   CHECK(reserve(writer, ledger, pool, "r1", 1, start_ms + 1'000, "", start_ms).error().code ==
         Code::reservation_exists);
 }
+
+TEST_CASE("rights: two nodes that chose the same reservation id each get back only what they spent") {
+  World world(2);
+  auto& a = world.replicas[0];
+  auto& b = world.replicas[1];
+  REQUIRE(world.local(0, create_rights(a.writer, a.ledger, pool, 2, start_ms)));
+  REQUIRE(world.local(1, create_rights(b.writer, b.ledger, pool, 3, start_ms)));
+  REQUIRE(world.local(0, reserve(a.writer, a.ledger, pool, "X", 2, start_ms + 3'600'000, "", start_ms)));
+  REQUIRE(world.local(1, reserve(b.writer, b.ledger, pool, "X", 3, start_ms + 3'600'000, "", start_ms)));
+  world.exchange_all();
+  // Both cancel before hearing of the other's cancel.
+  REQUIRE(world.local(0, cancel(a.writer, a.ledger, pool, "X", start_ms + 1)));
+  REQUIRE(world.local(1, cancel(b.writer, b.ledger, pool, "X", start_ms + 1)));
+  world.exchange_all();
+  CHECK(rights_at(a.ledger, pool, a.writer.origin()) == 2);
+  CHECK(rights_at(a.ledger, pool, b.writer.origin()) == 3);
+  CHECK(rights_total(a.ledger, pool) == 5);  // no right made from nothing
+}
+
+TEST_CASE("rights: a holder whose hold another node closed still gets its rights back") {
+  World world(2);
+  auto& centre = world.replicas[0];
+  auto& hq = world.replicas[1];
+  REQUIRE(world.local(1, create_rights(hq.writer, hq.ledger, pool, 1, start_ms)));
+  REQUIRE(world.local(1, reserve(hq.writer, hq.ledger, pool, "h1", 1, start_ms + 3'600'000, "", start_ms)));
+  world.exchange_all();
+  REQUIRE(world.local(0, cancel(centre.writer, centre.ledger, pool, "h1", start_ms + 1)));
+  world.exchange_all();
+  CHECK(rights_at(hq.ledger, pool, hq.writer.origin()) == 0);
+  REQUIRE(world.local(1, cancel(hq.writer, hq.ledger, pool, "h1", start_ms + 2)));
+  CHECK(rights_at(hq.ledger, pool, hq.writer.origin()) == 1);
+  // Once taken back, it cannot be taken back twice.
+  CHECK(cancel(hq.writer, hq.ledger, pool, "h1", start_ms + 3).error().code == Code::reservation_closed);
+}
