@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "crdt/names.hpp"
+
 namespace placemesh {
 
 namespace {
@@ -24,16 +26,10 @@ void add_to(Totals& totals, const PoolFigures& pool) {
 
 }  // namespace
 
-std::string_view category_name(Category category) {
-  const auto index = static_cast<std::size_t>(category);
-  PM_REQUIRE(index < category_names.size(), index);
-  return category_names[index];
-}
+std::string_view category_name(Category category) { return name_of(category_names, category); }
 
 std::optional<Category> category_from_name(std::string_view name) {
-  for (std::size_t i = 0; i < category_names.size(); ++i)
-    if (category_names[i] == name) return static_cast<Category>(i);
-  return std::nullopt;
+  return from_name<Category>(category_names, name);
 }
 
 PoolFigures pool_figures(const Ledger& ledger, const PoolSpec& spec, std::int64_t now_ms) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "crdt/limits.hpp"
+#include "crdt/names.hpp"
 #include "crdt/origin.hpp"
 
 namespace placemesh {
@@ -29,17 +30,9 @@ bool is_token(std::string_view text) {
 
 }  // namespace
 
-std::string_view field_name(Field field) {
-  const auto index = static_cast<std::size_t>(field);
-  PM_REQUIRE(index < field_names.size(), index);
-  return field_names[index];
-}
+std::string_view field_name(Field field) { return name_of(field_names, field); }
 
-std::optional<Field> field_from_name(std::string_view name) {
-  for (std::size_t i = 0; i < field_names.size(); ++i)
-    if (field_names[i] == name) return static_cast<Field>(i);
-  return std::nullopt;
-}
+std::optional<Field> field_from_name(std::string_view name) { return from_name<Field>(field_names, name); }
 
 std::string to_string(const Key& key) {
   std::string text(field_name(key.field));

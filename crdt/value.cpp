@@ -1,18 +1,20 @@
 #include "crdt/value.hpp"
 
+#include <array>
+
 #include "crdt/limits.hpp"
+#include "crdt/names.hpp"
 
 namespace placemesh {
 
-std::string_view state_name(ReservationState state) {
-  switch (state) {
-    case ReservationState::held: return "held";
-    case ReservationState::expired: return "expired";
-    case ReservationState::cancelled: return "cancelled";
-    case ReservationState::confirmed: return "confirmed";
-  }
-  return "invalid";
-}
+namespace {
+
+constexpr std::array<std::string_view, reservation_state_max + 1> state_names = {"held", "expired", "cancelled",
+                                                                                  "confirmed"};
+
+}  // namespace
+
+std::string_view state_name(ReservationState state) { return name_of(state_names, state); }
 
 const Reservation& join(const Reservation& a, const Reservation& b) { return a < b ? b : a; }
 

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "crdt/board.hpp"
 #include "crdt/record.hpp"
 #include "world.hpp"
 
@@ -50,4 +51,17 @@ TEST_CASE("key: origins round-trip through their text form") {
   CHECK(*parsed == origin);
   CHECK_FALSE(origin_from_string("zz").has_value());
   CHECK_FALSE(origin_from_string(to_string(origin) + "0").has_value());
+}
+
+TEST_CASE("key: every field, category and reservation state name reads back as itself") {
+  for (std::uint8_t i = 0; i <= field_max; ++i) {
+    const auto field = static_cast<Field>(i);
+    CHECK(field_from_name(field_name(field)) == field);
+  }
+  for (const auto category : {Category::men, Category::women, Category::families, Category::border})
+    CHECK(category_from_name(category_name(category)) == category);
+  CHECK(category_name(Category::border) == "border");
+  CHECK(state_name(ReservationState::confirmed) == "confirmed");
+  CHECK_FALSE(field_from_name("occupied ").has_value());
+  CHECK_FALSE(category_from_name("children").has_value());
 }
