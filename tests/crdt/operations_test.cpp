@@ -45,7 +45,8 @@ struct Oracle {
       }
       case Op::Kind::reserve: holds[op.pool + " " + op.id] = Hold{op.pool, op.count, op.expires_at_ms, 0}; break;
       case Op::Kind::confirm:
-        pool.occupied += op.count;
+        // The count the oracle itself recorded when the hold was made.
+        pool.occupied += holds.at(op.pool + " " + op.id).count;
         close(op, 3);
         break;
       case Op::Kind::cancel: close(op, 2); break;

@@ -178,10 +178,6 @@ inline std::optional<Op> random_step(World& world, std::vector<std::string>& res
       result = which == 0   ? cancel(writer, ledger, op.pool, op.id, now)
                : which == 1 ? confirm(writer, ledger, op.pool, op.id, now)
                             : expire(writer, ledger, op.pool, op.id, now);
-      if (result) {
-        const auto reservation = ledger.reservation(reservation_key(op.pool, op.id));
-        op.count = reservation->count;
-      }
       break;
     }
     case 12:
