@@ -24,7 +24,14 @@
   X(malformed, "input is malformed")                                                        \
   X(store_full, "the store is full; the node is read-only")                                 \
   X(store_failed, "the store failed")                                                       \
-  X(wrong_node, "the data directory belongs to another node")
+  X(wrong_node, "the data directory belongs to another node")                              \
+  X(bad_config, "the configuration is invalid")                                             \
+  X(bad_key_file, "the key file is unusable")                                               \
+  X(unauthorized, "missing or unknown bearer token")                                        \
+  X(forbidden, "this token may not do that")                                                \
+  X(not_owner, "not the owner")                                                             \
+  X(unknown_pool, "no such pool in the roster")                                             \
+  X(busy, "the node is busy; retry with the same op_id")
 
 namespace placemesh {
 

@@ -9,13 +9,14 @@ Error to_error(int rc, std::string_view doing) {
   return make_error(Code::store_failed, detail);
 }
 
-Result<std::unique_ptr<Env>> Env::open(const std::filesystem::path& dir, std::size_t map_bytes, unsigned max_dbs) {
+Result<std::unique_ptr<Env>> Env::open(const std::filesystem::path& dir, std::size_t map_bytes, unsigned max_dbs,
+                                       bool read_only) {
   MDB_env* raw = nullptr;
   if (int rc = mdb_env_create(&raw); rc != 0) return to_error(rc, "creating the LMDB environment");
   std::unique_ptr<Env> env(new Env(raw));
   if (int rc = mdb_env_set_maxdbs(raw, max_dbs); rc != 0) return to_error(rc, "setting max databases");
   if (int rc = mdb_env_set_mapsize(raw, map_bytes); rc != 0) return to_error(rc, "setting the map size");
-  if (int rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS, 0600); rc != 0)
+  if (int rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | (read_only ? MDB_RDONLY : 0u), 0600); rc != 0)
     return to_error(rc, "opening " + dir.string());
   return env;
 }

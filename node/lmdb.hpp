@@ -28,8 +28,9 @@ using Bytes = std::span<const std::uint8_t>;
 
 class Env {
  public:
+  // read_only opens with MDB_RDONLY (offline inspection: never writes).
   [[nodiscard]] static Result<std::unique_ptr<Env>> open(const std::filesystem::path& dir, std::size_t map_bytes,
-                                                         unsigned max_dbs);
+                                                         unsigned max_dbs, bool read_only = false);
   ~Env();
   Env(const Env&) = delete;
   Env& operator=(const Env&) = delete;

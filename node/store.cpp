@@ -104,7 +104,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Pu
   if (auto status = txn.value().commit(); !status) return status.error();
 
   std::unique_ptr<Store> store(new Store(std::move(env.value()), origin));
-  if (auto status = store->open_databases(); !status) return status.error();
+  if (auto status = store->open_databases(false); !status) return status.error();
   store->writer_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
@@ -120,8 +120,39 @@ Store::~Store() {
   if (writer_.joinable()) writer_.join();
 }
 
-Status Store::open_databases() {
-  auto txn = lmdb::Txn::begin(*env_, false);
+Result<std::unique_ptr<Store>> Store::open_read_only(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "data.mdb", ec))
+    return make_error(Code::store_failed, dir.string() + " holds no store (no data.mdb)");
+  auto env = lmdb::Env::open(dir, 0, 8, true);  // map size 0: keep the file's size
+  if (!env) return env.error();
+  Origin origin;
+  {
+    auto txn = lmdb::Txn::begin(*env.value(), true);
+    if (!txn) return txn.error();
+    auto meta = txn.value().open_db("meta");
+    if (!meta) return meta.error();
+    auto key = txn.value().get(meta.value(), lmdb::bytes(meta_node_key));
+    auto epoch = txn.value().get(meta.value(), lmdb::bytes(meta_epoch));
+    if (!key) return key.error();
+    if (!epoch) return epoch.error();
+    if (!key.value() || key.value()->size() != origin.key.size()) return corrupt("meta node_key is missing");
+    if (!epoch.value() || epoch.value()->size() != 8) return corrupt("meta epoch is missing");
+    std::memcpy(origin.key.data(), key.value()->data(), origin.key.size());
+    origin.epoch = get_u64(*epoch.value(), 0);
+  }
+  std::unique_ptr<Store> store(new Store(std::move(env.value()), origin));
+  if (auto status = store->open_databases(true); !status) return status.error();
+  {
+    std::lock_guard lock(store->mutex_);
+    store->read_only_ = true;
+    store->read_only_reason_ = make_error(Code::store_failed, "opened for inspection only");
+  }
+  return store;
+}
+
+Status Store::open_databases(bool read_only) {
+  auto txn = lmdb::Txn::begin(*env_, read_only);
   if (!txn) return txn.error();
   for (auto [name, dbi] : {std::pair{"records", &records_}, std::pair{"by_seq", &by_seq_}, std::pair{"vv", &vv_},
                            std::pair{"meta", &meta_}, std::pair{"ops", &ops_}, std::pair{"audit", &audit_}}) {
@@ -227,6 +258,7 @@ void Store::run_writer() {
 }
 
 void Store::submit(Batch batch, Done done) {
+  PM_REQUIRE(writer_.joinable(), "submit to a store opened read-only");
   {
     std::lock_guard lock(mutex_);
     PM_REQUIRE(!stopping_, "submit after the store began to close");
@@ -320,6 +352,64 @@ StoreStats Store::stats() const {
   stats.map_bytes = env_->map_bytes();
   stats.used_bytes = env_->used_bytes();
   return stats;
+}
+
+Result<Store::Counts> Store::counts() {
+  auto txn = lmdb::Txn::begin(*env_, true);
+  if (!txn) return txn.error();
+  Counts counts;
+  for (auto [dbi, count] : {std::pair{records_, &counts.records}, std::pair{by_seq_, &counts.by_seq},
+                            std::pair{vv_, &counts.origins}, std::pair{ops_, &counts.ops},
+                            std::pair{audit_, &counts.audit}}) {
+    auto status = txn.value().scan(dbi, [count](lmdb::Bytes, lmdb::Bytes) {
+      ++*count;
+      return true;
+    });
+    if (!status) return status.error();
+  }
+  return counts;
+}
+
+Result<std::vector<std::string>> Store::verify() {
+  std::vector<std::string> problems;
+  auto loaded = load();  // decodes and re-applies every record
+  if (!loaded) {
+    problems.push_back(loaded.error().message());
+    return problems;
+  }
+  auto txn = lmdb::Txn::begin(*env_, true);
+  if (!txn) return txn.error();
+  std::size_t indexed = 0;
+  auto status = txn.value().scan(by_seq_, [&](lmdb::Bytes key, lmdb::Bytes value) {
+    ++indexed;
+    if (key.size() != origin_size + 8) {
+      problems.push_back("by_seq: a key of " + std::to_string(key.size()) + " bytes");
+      return problems.size() < 100;
+    }
+    const Origin origin = origin_from(key);
+    const std::uint64_t seq = get_u64(key, origin_size);
+    auto found = txn.value().get(records_, value);  // by_seq maps (origin, seq) to the slot key
+    if (!found || !found.value() || found.value()->size() < 8 || get_u64(*found.value(), 0) != seq)
+      problems.push_back("by_seq: " + short_name(origin) + " seq " + std::to_string(seq) +
+                         " points at a slot that does not hold it");
+    return problems.size() < 100;
+  });
+  if (!status) return status.error();
+  const Ledger& ledger = loaded.value().ledger;
+  if (indexed != ledger.record_count())
+    problems.push_back("by_seq has " + std::to_string(indexed) + " entries for " +
+                       std::to_string(ledger.record_count()) + " records");
+  ledger.for_each_record([&](const Record& record) {
+    if (record.origin == origin_ && record.seq > loaded.value().last_seq)
+      problems.push_back("own record seq " + std::to_string(record.seq) + " is above the stored last seq " +
+                         std::to_string(loaded.value().last_seq));
+    const Digest& digest = ledger.digest();
+    auto known = digest.find(record.origin);
+    if (known == digest.end() || (record.seq > known->second.through && !known->second.cloud.contains(record.seq)))
+      problems.push_back("record " + short_name(record.origin) + " seq " + std::to_string(record.seq) +
+                         " is not in the version vector");
+  });
+  return problems;
 }
 
 }  // namespace placemesh

@@ -66,6 +66,9 @@ class Store {
   // belong to `node_key` (wrong_node otherwise).
   [[nodiscard]] static Result<std::unique_ptr<Store>> open(const StoreOptions& options, const PublicKey& node_key,
                                                            std::uint64_t new_epoch);
+  // Opens an existing data directory for reading only (placemeshctl inspect
+  // and verify): no writer thread; submit() is a caller bug.
+  [[nodiscard]] static Result<std::unique_ptr<Store>> open_read_only(const std::filesystem::path& dir);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -85,13 +88,21 @@ class Store {
 
   [[nodiscard]] StoreStats stats() const;
 
+  struct Counts {
+    std::size_t records = 0, by_seq = 0, origins = 0, ops = 0, audit = 0;
+  };
+  [[nodiscard]] Result<Counts> counts();
+  // Checks what load() cannot: that records and by_seq index each other and
+  // that the own seq covers every own record. Returns the problems found.
+  [[nodiscard]] Result<std::vector<std::string>> verify();
+
  private:
   struct Pending {
     Batch batch;
     Done done;
   };
   Store(std::unique_ptr<lmdb::Env> env, Origin origin);
-  [[nodiscard]] Status open_databases();
+  [[nodiscard]] Status open_databases(bool read_only);
   void run_writer();
   [[nodiscard]] Status write_one(lmdb::Txn& txn, const Batch& batch);
 

@@ -1,0 +1,45 @@
+#pragma once
+// placemeshd's configuration file (TOML; the fields are documented in
+// deploy/examples/node.toml). Relative paths are taken from the folder of
+// the config file, so a generated network can be moved as a whole.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "crdt/origin.hpp"
+#include "crdt/result.hpp"
+
+namespace placemesh {
+
+struct Endpoint {
+  std::string host;  // an IP literal
+  std::uint16_t port = 0;
+  [[nodiscard]] std::string to_string() const;
+};
+
+// "127.0.0.1:8401" or "[::1]:8401".
+[[nodiscard]] std::optional<Endpoint> parse_endpoint(std::string_view text);
+
+struct Config {
+  std::filesystem::path file;
+  std::string node;  // this node's name in the roster
+  std::filesystem::path key_file;
+  std::filesystem::path roster_file;
+  PublicKey admin_key{};
+  std::filesystem::path data_dir;
+  Endpoint gossip_listen;
+  Endpoint api_listen{"127.0.0.1", 8400};
+  std::filesystem::path tokens_file;
+  std::string log_level = "info";   // trace, debug, info, warn, error
+  std::size_t map_bytes = std::size_t{1} << 30;  // [store] map_size_mb
+  std::size_t body_bytes_max = 16 * 1024;        // [api] body_bytes_max
+};
+
+inline constexpr std::size_t config_bytes_max = 64 * 1024;
+
+// Every bad field is named in one bad_config error, with the form expected.
+[[nodiscard]] Result<Config> parse_config(std::string_view text, const std::filesystem::path& file);
+[[nodiscard]] Result<Config> load_config(const std::filesystem::path& file);
+
+}  // namespace placemesh

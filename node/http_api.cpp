@@ -1,0 +1,282 @@
+#include "node/http_api.hpp"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <restinio/all.hpp>
+
+#include "crdt/key.hpp"
+#include "crdt/limits.hpp"
+#include "node/board_json.hpp"
+
+namespace placemesh {
+
+namespace {
+
+struct ApiTraits : public restinio::default_single_thread_traits_t {
+  static constexpr bool use_connection_count_limiter = true;
+};
+using Server = restinio::http_server_t<ApiTraits>;
+using Request = restinio::request_handle_t;
+
+constexpr std::size_t connections_max = 1'024;
+// RESTinio drops a connection whose body passes this (no answer possible);
+// up to it, a body over body_bytes_max gets a 413 with a JSON error.
+constexpr std::size_t hard_body_bytes_factor = 4;
+
+restinio::http_status_line_t status_line(Code code) {
+  switch (code) {
+    case Code::malformed:
+    case Code::count_out_of_range:
+    case Code::total_overflow:
+    case Code::invalid_key:
+    case Code::invalid_value:
+    case Code::invalid_record: return restinio::status_bad_request();
+    case Code::nothing_to_remove: return restinio::status_conflict();
+    case Code::unauthorized: return restinio::status_unauthorized();
+    case Code::forbidden:
+    case Code::not_owner: return restinio::status_forbidden();
+    case Code::unknown_pool: return restinio::status_not_found();
+    case Code::busy: return restinio::status_service_unavailable();
+    case Code::store_full: return restinio::status_insufficient_storage();
+    default: return restinio::status_internal_server_error();
+  }
+}
+
+std::string random_op_id() {
+  std::array<std::uint8_t, 16> bytes{};
+  randombytes_buf(bytes.data(), bytes.size());
+  bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0F) | 0x40);  // UUID version 4
+  bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3F) | 0x80);
+  std::string hex(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20, 12);
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    if (slash != 0) parts.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+}  // namespace
+
+struct HttpApi::Impl {
+  asio::io_context& io;
+  Replica& replica;
+  const Tokens& tokens;
+  std::size_t body_bytes_max;
+  std::int64_t started_ms;
+  std::unique_ptr<Server> server;
+  std::uint16_t port = 0;
+  std::uint64_t requests = 0;
+
+  void reply(const Request& request, restinio::http_status_line_t status, std::string body,
+             bool replayed = false) {
+    auto response = request->create_response(std::move(status));
+    response.append_header(restinio::http_field::content_type, "application/json");
+    response.append_header(restinio::http_field::cache_control, "no-store");
+    if (replayed) response.append_header("X-Placemesh-Replay", "true");
+    if (response.header().status_code() == restinio::status_code::unauthorized)
+      response.append_header(restinio::http_field::www_authenticate, "Bearer realm=\"placemesh\"");
+    if (response.header().status_code() == restinio::status_code::service_unavailable)
+      response.append_header(restinio::http_field::retry_after, "1");
+    response.set_body(std::move(body));
+    response.done();
+  }
+
+  void fail(const Request& request, const Error& error, std::string_view field = {}) {
+    reply(request, status_line(error.code), error_json(error, field));
+  }
+
+  const Token* authenticate(const Request& request) {
+    const auto header = request->header().opt_value_of(restinio::http_field::authorization);
+    if (!header) return nullptr;
+    std::string_view value(header->data(), header->size());
+    constexpr std::string_view prefix = "Bearer ";
+    if (value.substr(0, prefix.size()) != prefix) return nullptr;
+    return tokens.find(value.substr(prefix.size()));
+  }
+
+  restinio::request_handling_status_t handle(const Request& request) {
+    ++requests;
+    const auto method = request->header().method();
+    const std::string_view path(request->header().path().data(), request->header().path().size());
+    const auto parts = split_path(path);
+    if (method == restinio::http_method_get() && path == "/healthz") {
+      const auto status = replica.status();
+      reply(request, status.state == "ok" ? restinio::status_ok() : restinio::status_service_unavailable(),
+            nlohmann::json{{"ok", status.state == "ok"}, {"node", status.node}, {"state", status.state}}.dump());
+      return restinio::request_accepted();
+    }
+    if (parts.empty() || parts[0] != "v1") {
+      fail(request, make_error(Code::malformed, "no such path: " + std::string(path) + " (see docs/api.md)"));
+      return restinio::request_accepted();
+    }
+    const Token* token = authenticate(request);
+    if (token == nullptr) {
+      fail(request, make_error(Code::unauthorized, "send \"Authorization: Bearer <token>\" with a token from the "
+                                                   "node's tokens file"));
+      return restinio::request_accepted();
+    }
+    if (parts.size() == 2 && (parts[1] == "board" || parts[1] == "status")) {
+      if (method != restinio::http_method_get()) {
+        reply(request, restinio::status_method_not_allowed(),
+              error_json(make_error(Code::malformed, std::string(path) + " accepts GET only")));
+      } else {
+        reply(request, restinio::status_ok(),
+              parts[1] == "board" ? board_json(replica) : status_json(replica, started_ms));
+      }
+      return restinio::request_accepted();
+    }
+    if (parts.size() == 5 && parts[1] == "pools") {
+      if (method != restinio::http_method_post()) {
+        reply(request, restinio::status_method_not_allowed(),
+              error_json(make_error(Code::malformed, std::string(path) + " accepts POST only")));
+        return restinio::request_accepted();
+      }
+      operation(request, *token, parts);
+      return restinio::request_accepted();
+    }
+    reply(request, restinio::status_not_found(),
+          error_json(make_error(Code::malformed, "no such path: " + std::string(path) + " (see docs/api.md)")));
+    return restinio::request_accepted();
+  }
+
+  void operation(const Request& request, const Token& token, const std::vector<std::string_view>& parts) {
+    OperationRequest op;
+    op.actor = token.name;
+    op.pool = std::string(parts[2]) + "/" + std::string(parts[3]);
+    auto kind = operation_from_name(parts[4]);
+    if (!kind) {
+      reply(request, restinio::status_not_found(),
+            error_json(make_error(Code::malformed, "unknown operation \"" + std::string(parts[4]) +
+                                                       "\"; expected admit, release, block, unblock or operational")));
+      return;
+    }
+    op.kind = *kind;
+    const auto pool = replica.roster().find_pool(op.pool);
+    if (!pool)
+      return fail(request, make_error(Code::unknown_pool, "\"" + op.pool + "\" is not in roster version " +
+                                                              std::to_string(replica.roster().version)));
+    if (token.role == TokenRole::viewer || token.role == TokenRole::dispatcher)
+      return fail(request, make_error(Code::forbidden, "token \"" + token.name + "\" is a " +
+                                                           std::string(token_role_name(token.role)) +
+                                                           " token; recording changes needs an operator or admin token"));
+    if (token.role == TokenRole::operator_role && token.centre != parts[2])
+      return fail(request, make_error(Code::forbidden, "token \"" + token.name + "\" is an operator of " +
+                                                           token.centre + ", not of " + std::string(parts[2])));
+    if (request->body().size() > body_bytes_max) {
+      reply(request, restinio::status_payload_too_large(),
+            error_json(make_error(Code::malformed, "the body has " + std::to_string(request->body().size()) +
+                                                       " bytes; the limit is " + std::to_string(body_bytes_max))));
+      return;
+    }
+    if (auto error = parse_body(request->body(), op); error) return fail(request, error->first, error->second);
+    if (op.op_id.empty()) op.op_id = random_op_id();
+    replica.execute(std::move(op), [this, request](OperationOutcome outcome) {
+      if (outcome.error) return fail(request, *outcome.error);
+      reply(request, restinio::status_ok(), std::move(outcome.receipt), outcome.replayed);
+    });
+  }
+
+  // Fills op from the JSON body; the error names the field at fault.
+  static std::optional<std::pair<Error, std::string>> parse_body(std::string_view body, OperationRequest& op) {
+    auto bad = [](std::string field, std::string what) {
+      return std::optional(std::pair{make_error(Code::malformed, field + ": " + what), field});
+    };
+    nlohmann::json json;
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      json = nlohmann::json::object();  // an empty body means "all defaults"
+    } else {
+      json = nlohmann::json::parse(body, nullptr, false);
+      if (json.is_discarded()) return bad("body", "not valid JSON");
+    }
+    if (!json.is_object()) return bad("body", "expected a JSON object");
+    const bool counts = op.kind != OperationKind::operational;
+    const bool reasons = op.kind != OperationKind::admit && op.kind != OperationKind::operational;
+    for (const auto& [name, value] : json.items()) {
+      if (name == "op_id") {
+        if (!value.is_string()) return bad("op_id", "expected a string");
+        op.op_id = value.get<std::string>();
+        if (op.op_id.empty()) return bad("op_id", "expected 1 to 64 characters");
+      } else if (name == "count" && counts) {
+        if (!value.is_number_integer()) return bad("count", "expected a whole number");
+        op.count = value.get<std::int64_t>();
+      } else if (name == "value" && !counts) {
+        if (!value.is_number_integer()) return bad("value", "expected a whole number");
+        op.value = value.get<std::int64_t>();
+      } else if (name == "reason" && reasons) {
+        if (!value.is_string()) return bad("reason", "expected a string");
+        op.reason = value.get<std::string>();
+        if (op.reason.size() > 200) return bad("reason", "at most 200 bytes");
+      } else {
+        return bad(name, "not a field of " + std::string(operation_name(op.kind)));
+      }
+    }
+    if (!counts && !json.contains("value")) return bad("value", "missing; expected the operational capacity");
+    if (counts && (op.count < 1 || op.count > limits::operation_count_max))
+      return bad("count", std::to_string(op.count) + " is out of range; expected 1.." +
+                              std::to_string(limits::operation_count_max));
+    if (op.kind == OperationKind::release && op.reason.empty())
+      return bad("reason", "missing; a release needs a reason (such as \"removed\", \"transferred\")");
+    if ((op.kind == OperationKind::block || op.kind == OperationKind::unblock) && !is_blocked_reason(op.reason))
+      return bad("reason", "\"" + op.reason + "\": expected maintenance, damage, staffing, medical or other");
+    return std::nullopt;
+  }
+};
+
+Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Config& config, Replica& replica,
+                                                 const Tokens& tokens, std::int64_t started_ms) {
+  auto impl = std::make_unique<Impl>(Impl{io, replica, tokens, config.body_bytes_max, started_ms, nullptr, 0, 0});
+  Impl* self = impl.get();
+  restinio::server_settings_t<ApiTraits> settings;
+  settings.port(config.api_listen.port)
+      .address(config.api_listen.host)
+      .request_handler([self](Request request) { return self->handle(request); })
+      .read_next_http_message_timelimit(std::chrono::seconds(15))
+      .write_http_response_timelimit(std::chrono::seconds(15))
+      .handle_request_timeout(std::chrono::seconds(60))
+      .max_parallel_connections(connections_max)
+      .incoming_http_msg_limits(
+          restinio::incoming_http_msg_limits_t{}.max_body_size(config.body_bytes_max * hard_body_bytes_factor))
+      .socket_options_setter([](auto& options) { options.set_option(asio::ip::tcp::no_delay(true)); })
+      .acceptor_post_bind_hook([self](asio::ip::tcp::acceptor& acceptor) {
+        std::error_code ec;
+        self->port = acceptor.local_endpoint(ec).port();
+      });
+  try {
+    impl->server = std::make_unique<Server>(restinio::external_io_context(io), std::move(settings));
+    impl->server->open_sync();
+  } catch (const std::exception& error) {
+    return make_error(Code::bad_config,
+                      "api_listen = \"" + config.api_listen.to_string() + "\": cannot listen: " + error.what());
+  }
+  return std::unique_ptr<HttpApi>(new HttpApi(std::move(impl)));
+}
+
+HttpApi::HttpApi(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpApi::~HttpApi() { close(); }
+
+void HttpApi::close() {
+  if (impl_ && impl_->server) {
+    try {
+      impl_->server->close_sync();
+    } catch (const std::exception& error) {
+      spdlog::warn("closing the API: {}", error.what());
+    }
+    impl_->server.reset();
+  }
+}
+
+std::uint16_t HttpApi::port() const { return impl_->port; }
+
+}  // namespace placemesh

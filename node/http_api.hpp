@@ -1,0 +1,43 @@
+#pragma once
+// The node's HTTP API (DESIGN §5; reference in docs/api.md), served by
+// RESTinio on the node's own asio::io_context, on the io thread. This is the
+// only translation unit that includes RESTinio (it is a heavy header).
+//
+//   GET  /healthz                                 no token
+//   GET  /v1/status, /v1/board                    viewer and up
+//   POST /v1/pools/{centre}/{unit}/{operation}    operator of that centre, admin
+//
+// Lifetime: the HttpApi must outlive no io_context handler; close() stops
+// accepting and closes connections, and the io_context must then run until
+// the replica has no operation in flight before either is destroyed.
+
+#include <asio/io_context.hpp>
+#include <memory>
+
+#include "node/config.hpp"
+#include "node/replica.hpp"
+#include "node/tokens.hpp"
+
+namespace placemesh {
+
+class HttpApi {
+ public:
+  // Binds and listens at once (bad_config naming api_listen when it cannot).
+  [[nodiscard]] static Result<std::unique_ptr<HttpApi>> start(asio::io_context& io, const Config& config,
+                                                              Replica& replica, const Tokens& tokens,
+                                                              std::int64_t started_ms);
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  void close();
+  [[nodiscard]] std::uint16_t port() const;
+
+  struct Impl;
+
+ private:
+  explicit HttpApi(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace placemesh

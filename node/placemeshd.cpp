@@ -1,0 +1,188 @@
+// placemeshd: one node of a placemesh network (DESIGN §5).
+//
+// main() builds everything non-deterministic — the clock, the RNG (epoch),
+// the io_context — and hands it down (STYLE 3). One io thread runs the HTTP
+// API, the heartbeat timer and the replica; the store has its writer thread.
+//
+// Exit codes: 0 stopped cleanly, 1 could not run (store, key, port), 2 bad
+// command line or configuration.
+
+#include <sodium.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "crdt/limits.hpp"
+#include "net/identity.hpp"
+#include "node/config.hpp"
+#include "node/http_api.hpp"
+#include "node/replica.hpp"
+#include "node/roster.hpp"
+#include "node/store.hpp"
+#include "node/tokens.hpp"
+
+namespace {
+
+using namespace placemesh;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_config = 2;
+
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Startup {
+  Config config;
+  Roster roster;
+  Tokens tokens;
+  std::unique_ptr<SecretKey> key;
+};
+
+// Everything that can be checked without touching the store, so that
+// `--check` and a real start agree.
+Result<Startup> prepare(const std::filesystem::path& config_file) {
+  auto config = load_config(config_file);
+  if (!config) return config.error();
+  auto roster = load_roster(config.value().roster_file);
+  if (!roster) return roster.error();
+  auto tokens = Tokens::load(config.value().tokens_file);
+  if (!tokens) return tokens.error();
+  auto key = load_key_file(config.value().key_file);
+  if (!key) return key.error();
+  const RosterNode* self = roster.value().find_node(config.value().node);
+  if (self == nullptr)
+    return make_error(Code::bad_config, "node = \"" + config.value().node + "\" is not in roster " +
+                                            config.value().roster_file.string() + " (version " +
+                                            std::to_string(roster.value().version) + ")");
+  if (self->key != key.value()->public_key())
+    return make_error(Code::bad_key_file, "key_file " + config.value().key_file.string() + " holds public key " +
+                                              to_hex(key.value()->public_key()) + ", but the roster lists " +
+                                              to_hex(self->key) + " for " + self->name +
+                                              "; use that node's key or enrol this key in a new roster");
+  return Startup{std::move(config).value(), std::move(roster).value(), std::move(tokens).value(),
+                 std::move(key).value()};
+}
+
+int run(Startup startup) {
+  const Config& config = startup.config;
+  const RosterNode& self = *startup.roster.find_node(config.node);
+  std::uint64_t new_epoch = 0;
+  randombytes_buf(&new_epoch, sizeof new_epoch);  // a fresh origin if the data directory is new
+  auto store = Store::open(StoreOptions{config.data_dir, config.map_bytes}, self.key, new_epoch);
+  if (!store) {
+    spdlog::critical("{}", store.error().message());
+    return exit_failed;
+  }
+  auto loaded = store.value()->load();
+  if (!loaded) {
+    spdlog::critical("reading the store in {}: {}", config.data_dir.string(), loaded.error().message());
+    return exit_failed;
+  }
+  const Origin origin = store.value()->origin();
+  spdlog::info("node {} ({}) of network {}, roster version {}: origin {}, {} records, last seq {}", self.name,
+               role_name(self.role), startup.roster.network, startup.roster.version, short_name(origin),
+               loaded.value().ledger.record_count(), loaded.value().last_seq);
+
+  asio::io_context io(1);
+  const std::int64_t started_ms = system_now_ms();
+  Replica replica(startup.roster, self.name, std::move(store).value(), std::move(loaded).value(), system_now_ms,
+                  [&io](std::function<void()> work) { asio::post(io, std::move(work)); });
+
+  auto api = HttpApi::start(io, config, replica, startup.tokens, started_ms);
+  if (!api) {
+    spdlog::critical("{}", api.error().message());
+    return exit_failed;
+  }
+  spdlog::info("API listening on http://{} ({} tokens)", Endpoint{config.api_listen.host, api.value()->port()}.to_string(),
+               startup.tokens.size());
+  spdlog::info("gossip address {} is reserved for the mesh; this build runs the node standalone",
+               config.gossip_listen.to_string());
+
+  asio::steady_timer heartbeat(io);
+  std::function<void()> beat = [&] {
+    replica.heartbeat();
+    heartbeat.expires_after(std::chrono::milliseconds(limits::heartbeat_interval_ms));
+    heartbeat.async_wait([&](std::error_code ec) {
+      if (!ec) beat();
+    });
+  };
+  beat();
+
+  // Stop: no new requests, let every operation in flight reach the disk and
+  // its caller, then leave the loop.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer drain(io);
+  std::function<void()> wait_for_drain = [&] {
+    if (replica.in_flight() == 0) return io.stop();
+    drain.expires_after(std::chrono::milliseconds(1));
+    drain.async_wait([&](std::error_code) { wait_for_drain(); });
+  };
+  signals.async_wait([&](std::error_code ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping ({} operations in flight)", signal, replica.in_flight());
+    heartbeat.cancel();
+    api.value()->close();
+    wait_for_drain();
+  });
+
+  io.run();
+  spdlog::info("stopped cleanly: seq {}", replica.status().seq);
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "placemeshd — one node of a placemesh network: it records its centre's admissions, releases and blocked\n"
+      "places durably and serves the board of free places over HTTP.\n\n"
+      "Examples:\n"
+      "  placemeshd --config /etc/placemesh/node.toml\n"
+      "  placemeshd --config node.toml --check      # validate the config, roster, tokens and key, then exit\n\n"
+      "Exit codes: 0 stopped cleanly, 1 could not run, 2 bad command line or configuration.\n"
+      "Config reference: deploy/examples/node.toml",
+      "placemeshd"};
+  std::string config_file;
+  bool check = false;
+  app.add_option("-c,--config", config_file, "node configuration (TOML)")->required();
+  app.add_flag("--check", check, "check the configuration and exit");
+  app.set_version_flag("--version", "placemeshd 0.1.0");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int rc = app.exit(error);
+    return rc == 0 ? exit_ok : exit_config;
+  }
+
+  auto logger = spdlog::stderr_color_mt("placemeshd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  if (!sodium_ready()) {
+    spdlog::critical("libsodium could not initialise");
+    return exit_failed;
+  }
+  auto startup = prepare(config_file);
+  if (!startup) {
+    spdlog::critical("{}", startup.error().message());
+    const Code code = startup.error().code;
+    return code == Code::bad_config || code == Code::bad_key_file ? exit_config : exit_failed;
+  }
+  spdlog::set_level(spdlog::level::from_str(startup.value().config.log_level));
+  if (check) {
+    std::printf("%s: configuration is valid (node %s, roster version %llu)\n", config_file.c_str(),
+                startup.value().config.node.c_str(),
+                static_cast<unsigned long long>(startup.value().roster.version));
+    return exit_ok;
+  }
+  return run(std::move(startup).value());
+}

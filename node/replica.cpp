@@ -1,0 +1,244 @@
+#include "node/replica.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "crdt/limits.hpp"
+#include "crdt/operations.hpp"
+
+namespace placemesh {
+
+std::string_view operation_name(OperationKind kind) {
+  switch (kind) {
+    case OperationKind::admit: return "admit";
+    case OperationKind::release: return "release";
+    case OperationKind::block: return "block";
+    case OperationKind::unblock: return "unblock";
+    case OperationKind::operational: return "operational";
+  }
+  return "admit";
+}
+
+std::optional<OperationKind> operation_from_name(std::string_view name) {
+  for (auto kind : {OperationKind::admit, OperationKind::release, OperationKind::block, OperationKind::unblock,
+                    OperationKind::operational})
+    if (operation_name(kind) == name) return kind;
+  return std::nullopt;
+}
+
+namespace {
+
+bool is_op_id(std::string_view id) {
+  if (id.empty() || id.size() > limits::op_id_bytes_max) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+          c == '.' || c == ':'))
+      return false;
+  return true;
+}
+
+}  // namespace
+
+Replica::Replica(Roster roster, std::string self, std::unique_ptr<Store> store, Loaded loaded, Clock clock,
+                 Post post)
+    : roster_(std::move(roster)),
+      self_(roster_.find_node(self)),
+      store_(std::move(store)),
+      ledger_(std::move(loaded.ledger)),
+      writer_(store_->origin(), loaded.last_seq, loaded.last_hlc),
+      clock_(std::move(clock)),
+      post_(std::move(post)) {
+  PM_REQUIRE(self_ != nullptr, "node not in the roster:", self);
+  PM_REQUIRE(self_->key == store_->origin().key, "store of another node");
+}
+
+Result<Records> Replica::make_records(const OperationRequest& request, std::int64_t now) {
+  switch (request.kind) {
+    case OperationKind::admit: return admit(writer_, ledger_, request.pool, request.count, now);
+    case OperationKind::release: return release(writer_, ledger_, request.pool, request.count, now);
+    case OperationKind::block: return block(writer_, ledger_, request.pool, request.reason, request.count, now);
+    case OperationKind::unblock:
+      return unblock(writer_, ledger_, request.pool, request.reason, request.count, now);
+    case OperationKind::operational: return set_operational(writer_, ledger_, request.pool, request.value, now);
+  }
+  PM_ASSERT(false, "unknown operation kind");
+  return make_error(Code::malformed);
+}
+
+std::string Replica::receipt(const OperationRequest& request, const Record& last, std::int64_t now) const {
+  const auto found = roster_.find_pool(request.pool);
+  PM_ASSERT(found.has_value());
+  const PoolFigures figures = pool_figures(ledger_, *found->second, now);
+  nlohmann::json json = {
+      {"ok", true},
+      {"op_id", request.op_id},
+      {"operation", operation_name(request.kind)},
+      {"pool", request.pool},
+      {"node", self_->name},
+      {"origin", to_string(writer_.origin())},
+      {"seq", last.seq},
+      {"at_ms", last.hlc.wall_ms},
+      {"after",
+       {{"operational", figures.operational},
+        {"occupied", figures.occupied},
+        {"blocked", figures.blocked},
+        {"reserved", figures.reserved},
+        {"available", figures.available},
+        {"overbooked", figures.available < 0 ? -figures.available : 0}}},
+  };
+  if (request.kind == OperationKind::operational) json["value"] = request.value;
+  else json["count"] = request.count;
+  if (!request.reason.empty()) json["reason"] = request.reason;
+  return json.dump();
+}
+
+void Replica::audit(const OperationRequest& request, std::string_view result) {
+  if (store_->stats().read_only || in_flight_ >= limits::store_queue_max) return;  // nowhere to write it
+  nlohmann::json line = {{"at_ms", clock_()},          {"actor", request.actor},   {"operation", operation_name(request.kind)},
+                         {"pool", request.pool},        {"op_id", request.op_id},   {"result", result}};
+  if (request.kind == OperationKind::operational) line["value"] = request.value;
+  else line["count"] = request.count;
+  if (!request.reason.empty()) line["reason"] = request.reason;
+  Batch batch;
+  batch.audit.push_back(line.dump());
+  ++in_flight_;
+  store_->submit(std::move(batch), [this](Status status) {
+    post_([this, status = std::move(status)] { batch_done(status); });
+  });
+}
+
+void Replica::execute(OperationRequest request, Done done) {
+  auto refuse = [&](Error error) {
+    ++refusals_;
+    audit(request, "refused: " + error.message());
+    done(OperationOutcome{std::move(error), {}, false});
+  };
+  if (!is_op_id(request.op_id))
+    return refuse(make_error(Code::malformed, "op_id: expected 1 to " + std::to_string(limits::op_id_bytes_max) +
+                                                  " of A-Z a-z 0-9 - _ . :"));
+  if (auto waiting = pending_.find(request.op_id); waiting != pending_.end()) {
+    ++replays_;
+    waiting->second.callers.push_back(std::move(done));
+    return;
+  }
+  auto known = store_->find_op(request.op_id);
+  if (!known) return refuse(known.error());
+  if (known.value()) {
+    ++replays_;
+    return done(OperationOutcome{std::nullopt, std::move(*known.value()), true});
+  }
+  const auto found = roster_.find_pool(request.pool);
+  if (!found) return refuse(make_error(Code::unknown_pool, "\"" + request.pool + "\" is not in roster version " +
+                                                               std::to_string(roster_.version)));
+  if (found->first != self_)
+    return refuse(make_error(Code::not_owner, request.pool + " belongs to node " + found->first->name +
+                                                  "; send the operation to that node"));
+  if (failed_) return refuse(make_error(Code::busy, "recovering from a failed commit (" + failed_->message() + ")"));
+  if (in_flight_ >= limits::store_queue_max)
+    return refuse(make_error(Code::busy, std::to_string(in_flight_) + " operations are waiting for the disk"));
+  if (const auto stats = store_->stats(); stats.read_only)
+    return refuse(make_error(Code::store_full, "the node is read-only; raise store.map_size_mb and restart"));
+
+  const std::int64_t now = clock_();
+  auto records = make_records(request, now);
+  if (!records) return refuse(records.error());
+  PM_ASSERT(!records.value().empty());
+  for (const auto& record : records.value()) {
+    auto applied = ledger_.apply_local(record);
+    PM_ASSERT(applied.ok(), applied.ok() ? "" : applied.error().message());
+  }
+  Batch batch;
+  batch.records = std::move(records).value();
+  batch.knowledge.emplace_back(writer_.origin(), ledger_.digest().at(writer_.origin()));
+  batch.own = std::pair{writer_.last_seq(), writer_.clock().last()};
+  std::string answer = receipt(request, batch.records.back(), now);
+  batch.ops.emplace_back(request.op_id, answer);
+  nlohmann::json line = nlohmann::json::parse(answer);
+  line["actor"] = request.actor;
+  line["result"] = "ok";
+  batch.audit.push_back(line.dump());
+  ++operations_;
+  ++in_flight_;
+  auto& waiting = pending_[request.op_id];
+  waiting.receipt = answer;
+  waiting.callers.push_back(std::move(done));
+  store_->submit(std::move(batch), [this, op_id = request.op_id](Status status) {
+    post_([this, op_id, status = std::move(status)] {
+      batch_done(status);
+      committed(op_id, status);
+    });
+  });
+}
+
+void Replica::committed(const std::string& op_id, const Status& status) {
+  auto node = pending_.extract(op_id);
+  PM_ASSERT(!node.empty(), op_id);
+  OperationOutcome outcome;
+  if (status) {
+    outcome.receipt = std::move(node.mapped().receipt);
+  } else {
+    outcome.error = status.error();
+  }
+  for (std::size_t i = 0; i < node.mapped().callers.size(); ++i) {
+    OperationOutcome copy = outcome;
+    copy.replayed = i > 0;
+    node.mapped().callers[i](std::move(copy));
+  }
+}
+
+void Replica::batch_done(const Status& status) {
+  PM_ASSERT(in_flight_ > 0);
+  --in_flight_;
+  if (!status && !failed_) failed_ = status.error();
+  if (failed_ && in_flight_ == 0) reload();
+}
+
+void Replica::reload() {
+  // The ledger may hold records whose commit failed: start again from what
+  // is durable. Their seqs were never sent anywhere (records leave the node
+  // only after their commit), so reusing them is safe.
+  auto loaded = store_->load();
+  PM_ASSERT(loaded.ok(), loaded.ok() ? "" : loaded.error().message());
+  ledger_ = std::move(loaded.value().ledger);
+  writer_ = Writer(store_->origin(), loaded.value().last_seq, loaded.value().last_hlc);
+  failed_.reset();
+}
+
+void Replica::heartbeat() {
+  if (failed_ || store_->stats().read_only || in_flight_ >= limits::store_queue_max) return;
+  const Record record = placemesh::heartbeat(writer_, clock_());
+  auto applied = ledger_.apply_local(record);
+  PM_ASSERT(applied.ok());
+  Batch batch;
+  batch.records.push_back(record);
+  batch.knowledge.emplace_back(writer_.origin(), ledger_.digest().at(writer_.origin()));
+  batch.own = std::pair{writer_.last_seq(), writer_.clock().last()};
+  ++in_flight_;
+  store_->submit(std::move(batch), [this](Status status) {
+    post_([this, status = std::move(status)] { batch_done(status); });
+  });
+}
+
+Board Replica::board() const { return derive_board(ledger_, roster_.board_spec(), clock_()); }
+
+std::optional<std::int64_t> Replica::last_heard_ms(const PublicKey& key) const {
+  if (key == self_->key) return clock_();
+  return std::nullopt;  // peers arrive with the replication issue
+}
+
+ReplicaStatus Replica::status() const {
+  ReplicaStatus status;
+  status.node = self_->name;
+  status.origin = writer_.origin();
+  status.seq = writer_.last_seq();
+  status.records = ledger_.record_count();
+  status.store = store_->stats();
+  if (failed_) status.state = "recovering: " + failed_->message();
+  else if (status.store.read_only) status.state = "read-only: the store is full; raise store.map_size_mb and restart";
+  else status.state = "ok";
+  status.operations = operations_;
+  status.replays = replays_;
+  status.refusals = refusals_;
+  return status;
+}
+
+}  // namespace placemesh

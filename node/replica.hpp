@@ -1,0 +1,115 @@
+#pragma once
+// The replica (DESIGN §5): the node's CRDT state, its store and — with the
+// replication issue — its gossip state machine. No sockets, no threads of its
+// own: every method runs on the io thread, and the store's completions come
+// back to it through `post` (the seam the simulator replaces, with the clock).
+//
+// A local operation is checked, turned into records, applied to the ledger at
+// once (so the next operation sees it), and answered only when the store has
+// made it durable. If a commit fails, the replica refuses writes until every
+// batch in flight has completed, then reloads the ledger from the store, so
+// what it shows is again exactly what is on disk.
+//
+// Operation ids (DESIGN §3.5): a successful operation's receipt is stored
+// with its records; a retry with the same op_id gets that receipt back,
+// whether the first attempt is still in flight or long committed. Refusals
+// change nothing and are not remembered: a retry is judged afresh.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crdt/board.hpp"
+#include "crdt/ledger.hpp"
+#include "crdt/operations.hpp"
+#include "crdt/writer.hpp"
+#include "node/roster.hpp"
+#include "node/store.hpp"
+
+namespace placemesh {
+
+enum class OperationKind : std::uint8_t { admit, release, block, unblock, operational };
+[[nodiscard]] std::string_view operation_name(OperationKind kind);
+[[nodiscard]] std::optional<OperationKind> operation_from_name(std::string_view name);
+
+struct OperationRequest {
+  OperationKind kind = OperationKind::admit;
+  std::string pool;     // "CIM/men"
+  std::int64_t count = 1;   // admit, release, block, unblock
+  std::int64_t value = 0;   // operational
+  std::string reason;   // release (free text for the audit log only), block, unblock (a blocked reason)
+  std::string op_id;
+  std::string actor;    // token name, for the audit log
+};
+
+struct OperationOutcome {
+  std::optional<Error> error;
+  std::string receipt;  // JSON, when it succeeded
+  bool replayed = false;
+};
+
+struct ReplicaStatus {
+  std::string node;
+  Origin origin;
+  std::uint64_t seq = 0;
+  std::size_t records = 0;
+  StoreStats store;
+  std::string state;  // "ok", "read-only: …", "recovering: …"
+  std::uint64_t operations = 0;
+  std::uint64_t replays = 0;
+  std::uint64_t refusals = 0;
+};
+
+class Replica {
+ public:
+  using Post = std::function<void(std::function<void()>)>;
+  using Clock = std::function<std::int64_t()>;  // ms since the Unix epoch
+  using Done = std::function<void(OperationOutcome)>;
+
+  Replica(Roster roster, std::string self, std::unique_ptr<Store> store, Loaded loaded, Clock clock, Post post);
+
+  void execute(OperationRequest request, Done done);
+  // Adds a line to the local audit log (DESIGN §5), without waiting for it.
+  void audit(const OperationRequest& request, std::string_view result);
+  // Writes this node's heartbeat (as-of for its centre on every board).
+  void heartbeat();
+
+  [[nodiscard]] Board board() const;
+  // When this node last heard from each node key (its own: now).
+  [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
+  [[nodiscard]] ReplicaStatus status() const;
+  [[nodiscard]] const Roster& roster() const { return roster_; }
+  [[nodiscard]] const RosterNode& self() const { return *self_; }
+  [[nodiscard]] std::int64_t now_ms() const { return clock_(); }
+  // Operations waiting for the store.
+  [[nodiscard]] std::size_t in_flight() const { return in_flight_; }
+
+ private:
+  struct Waiting {
+    std::string receipt;
+    std::vector<Done> callers;
+  };
+  [[nodiscard]] Result<Records> make_records(const OperationRequest& request, std::int64_t now);
+  [[nodiscard]] std::string receipt(const OperationRequest& request, const Record& last, std::int64_t now) const;
+  void committed(const std::string& op_id, const Status& status);
+  void batch_done(const Status& status);
+  void reload();
+
+  Roster roster_;
+  const RosterNode* self_;
+  std::unique_ptr<Store> store_;
+  Ledger ledger_;
+  Writer writer_;
+  Clock clock_;
+  Post post_;
+  std::map<std::string, Waiting, std::less<>> pending_;  // op_id → callers waiting for its commit
+  std::size_t in_flight_ = 0;  // batches submitted and not yet completed
+  std::optional<Error> failed_;  // a commit failed; reload when in_flight_ reaches 0
+  std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0;
+};
+
+}  // namespace placemesh

@@ -1,0 +1,177 @@
+#include "node/roster.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "crdt/key.hpp"
+#include "crdt/limits.hpp"
+#include "node/toml_fields.hpp"
+
+namespace placemesh {
+
+std::string_view role_name(NodeRole role) { return role == NodeRole::hq ? "hq" : "centre"; }
+
+const RosterNode* Roster::find_node(std::string_view name) const {
+  for (const auto& node : nodes)
+    if (node.name == name) return &node;
+  return nullptr;
+}
+
+const RosterNode* Roster::find_node(const PublicKey& key) const {
+  for (const auto& node : nodes)
+    if (node.key == key) return &node;
+  return nullptr;
+}
+
+std::optional<std::pair<const RosterNode*, const PoolSpec*>> Roster::find_pool(std::string_view id) const {
+  for (const auto& node : nodes)
+    for (const auto& pool : node.pools)
+      if (pool.id == id) return std::pair{&node, &pool};
+  return std::nullopt;
+}
+
+BoardSpec Roster::board_spec() const {
+  BoardSpec spec;
+  for (const auto& node : nodes) {
+    if (node.role != NodeRole::centre) continue;
+    spec.centres.push_back(CentreSpec{node.name, node.title, {node.key}, node.pools});
+  }
+  return spec;
+}
+
+Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t bytes_max, Code code) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return make_error(code, path.string() + ": " + ec.message());
+  if (size > bytes_max)
+    return make_error(code, path.string() + " is " + std::to_string(size) + " bytes; the limit is " +
+                                std::to_string(bytes_max));
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) return make_error(code, path.string() + ": cannot read");
+  return text.str();
+}
+
+namespace {
+
+bool is_node_name(std::string_view name) {
+  if (name.empty() || name.size() > node_name_bytes_max) return false;
+  for (char c : name)
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  return true;
+}
+
+void read_pools(toml_fields::Fields& fields, const toml::table& table, const std::string& where,
+                RosterNode& node) {
+  const auto* pools = table.get("pool");
+  if (pools == nullptr) return;
+  const auto* array = pools->as_array();
+  if (array == nullptr) {
+    fields.problem(where + ".pool", "expected [[node.pool]] tables");
+    return;
+  }
+  if (array->size() > limits::pools_per_centre_max)
+    fields.problem(where + ".pool", "more than " + std::to_string(limits::pools_per_centre_max) + " pools");
+  std::size_t index = 0;
+  for (const auto& element : *array) {
+    const std::string at = where + ".pool[" + std::to_string(index++) + "]";
+    const auto* pool = element.as_table();
+    if (pool == nullptr) {
+      fields.problem(at, "expected a table");
+      continue;
+    }
+    fields.unknown_keys(*pool, {"unit", "category", "design"}, at + ".");
+    auto unit = fields.string(*pool, "unit", at + ".unit", true, "a unit name such as \"men\" or \"wing-a\"");
+    auto category = fields.string(*pool, "category", at + ".category", true, "men, women, families or border");
+    auto design = fields.integer(*pool, "design", at + ".design", true, 0, limits::pool_places_max);
+    PoolSpec spec;
+    if (unit) {
+      spec.id = node.name + "/" + *unit;
+      if (!is_valid_pool_id(spec.id))
+        fields.problem(at + ".unit", "\"" + *unit + "\" is not a valid unit: letters, digits, _ and -");
+    }
+    if (category) {
+      if (auto parsed = category_from_name(*category)) spec.category = *parsed;
+      else fields.problem(at + ".category", "\"" + *category + "\": expected men, women, families or border");
+    }
+    if (design) spec.design = *design;
+    for (const auto& other : node.pools)
+      if (unit && other.id == spec.id) fields.problem(at + ".unit", "\"" + *unit + "\" appears twice");
+    node.pools.push_back(std::move(spec));
+  }
+}
+
+}  // namespace
+
+Result<Roster> parse_roster(std::string_view text, const std::string& source) {
+  auto parsed = toml_fields::parse(text, source, Code::bad_config);
+  if (!parsed) return parsed.error();
+  const toml::table& root = parsed.value();
+  toml_fields::Fields fields("roster " + source);
+  fields.unknown_keys(root, {"network", "version", "node", "signature"}, "");
+  Roster roster;
+  if (auto network = fields.string(root, "network", "network", true, "a network id such as \"be-ibz-return\"")) {
+    if (network->empty() || network->size() > 64) fields.problem("network", "expected 1 to 64 characters");
+    roster.network = *network;
+  }
+  if (auto version = fields.integer(root, "version", "version", true, 1, INT64_MAX))
+    roster.version = static_cast<std::uint64_t>(*version);
+  const auto* nodes = root.get("node") ? root.get("node")->as_array() : nullptr;
+  if (nodes == nullptr || nodes->empty()) fields.problem("node", "expected one [[node]] table per node");
+  if (nodes != nullptr && nodes->size() > roster_nodes_max)
+    fields.problem("node", "more than " + std::to_string(roster_nodes_max) + " nodes");
+  std::set<std::string> names;
+  std::set<PublicKey> keys;
+  std::size_t index = 0;
+  if (nodes != nullptr) {
+    for (const auto& element : *nodes) {
+      const std::string at = "node[" + std::to_string(index++) + "]";
+      const auto* table = element.as_table();
+      if (table == nullptr) {
+        fields.problem(at, "expected a table");
+        continue;
+      }
+      fields.unknown_keys(*table, {"name", "title", "role", "public_key", "address", "pool"}, at + ".");
+      RosterNode node;
+      if (auto name = fields.string(*table, "name", at + ".name", true, "a code such as \"CIM\"")) {
+        if (!is_node_name(*name))
+          fields.problem(at + ".name", "\"" + *name + "\": expected 1-16 of A-Z, 0-9, '-' or '_'");
+        else if (!names.insert(*name).second)
+          fields.problem(at + ".name", "\"" + *name + "\" appears twice");
+        node.name = *name;
+      }
+      node.title = fields.string(*table, "title", at + ".title", false, "a display name").value_or(node.name);
+      if (auto role = fields.string(*table, "role", at + ".role", true, "centre or hq")) {
+        if (*role == "centre") node.role = NodeRole::centre;
+        else if (*role == "hq") node.role = NodeRole::hq;
+        else fields.problem(at + ".role", "\"" + *role + "\": expected centre or hq");
+      }
+      if (auto key = fields.string(*table, "public_key", at + ".public_key", true, "64 hex digits")) {
+        if (auto parsed_key = public_key_from_hex(*key)) {
+          node.key = *parsed_key;
+          if (!keys.insert(node.key).second) fields.problem(at + ".public_key", "the same key is listed twice");
+        } else {
+          fields.problem(at + ".public_key", "expected 64 hex digits (an Ed25519 public key)");
+        }
+      }
+      node.address =
+          fields.string(*table, "address", at + ".address", true, "the gossip address host:port").value_or("");
+      read_pools(fields, *table, at, node);
+      if (node.role == NodeRole::hq && !node.pools.empty())
+        fields.problem(at + ".pool", "an hq node owns no pools");
+      roster.nodes.push_back(std::move(node));
+    }
+  }
+  if (auto status = fields.result(Code::bad_config); !status) return status.error();
+  return roster;
+}
+
+Result<Roster> load_roster(const std::filesystem::path& path) {
+  auto text = read_small_file(path, roster_bytes_max, Code::bad_config);
+  if (!text) return text.error();
+  return parse_roster(text.value(), path.string());
+}
+
+}  // namespace placemesh

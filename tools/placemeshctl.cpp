@@ -1,0 +1,403 @@
+// placemeshctl: the administrator's and centre staff's command line for a
+// placemesh node (DESIGN §5). Talks to a node's API, or reads a stopped
+// node's data directory (inspect, verify), or makes keys and tokens.
+//
+// Exit codes (scripts rely on them): 0 ok, 1 refused by the node or a
+// failed check, 2 usage error, 3 node unreachable.
+
+#include <sodium.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "net/identity.hpp"
+#include "node/store.hpp"
+#include "node/tokens.hpp"
+#include "tools/http_client.hpp"
+
+namespace {
+
+using namespace placemesh;
+using nlohmann::json;
+
+constexpr int exit_ok = 0;
+constexpr int exit_refused = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_unreachable = 3;
+
+struct Options {
+  std::string api = "http://127.0.0.1:8400";
+  std::string token;
+  bool json_output = false;
+  int timeout_ms = 10'000;
+};
+
+std::string random_op_id() {
+  std::array<std::uint8_t, 12> bytes{};
+  randombytes_buf(bytes.data(), bytes.size());
+  std::string hex(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
+  hex.pop_back();
+  return "ctl-" + hex;
+}
+
+std::string clock_time(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
+  return text;
+}
+
+std::string age(std::int64_t ms) {
+  if (ms < 0) ms = 0;
+  if (ms < 60'000) return std::to_string(ms / 1000) + " s";
+  if (ms < 3'600'000) return std::to_string(ms / 60'000) + " min";
+  if (ms < 86'400'000) return std::to_string(ms / 3'600'000) + " h";
+  return std::to_string(ms / 86'400'000) + " d";
+}
+
+int usage(const std::string& message) {
+  std::fprintf(stderr, "placemeshctl: %s (see placemeshctl --help)\n", message.c_str());
+  return exit_usage;
+}
+
+// Sends one request and turns the answer into an exit code; `print` renders
+// a successful body for people.
+int call(const Options& options, std::string_view method, const std::string& target, const std::string& body,
+         const std::function<void(const json&)>& print, const std::string& op_id = {}) {
+  auto url = tools::parse_url(options.api);
+  if (!url) return usage("--api \"" + options.api + "\": expected http://HOST:PORT");
+  tools::HttpClient client(*url, std::chrono::milliseconds(options.timeout_ms));
+  auto outcome = client.request(method, target, body, options.token);
+  if (!outcome.response) {
+    std::fprintf(stderr, "placemeshctl: cannot reach %s: %s\n", options.api.c_str(),
+                 outcome.failure.message.c_str());
+    if (!op_id.empty() && outcome.failure.sent)
+      std::fprintf(stderr,
+                   "placemeshctl: the operation may have been recorded; repeat it with --op-id %s "
+                   "(it is applied once)\n",
+                   op_id.c_str());
+    return exit_unreachable;
+  }
+  const auto& response = *outcome.response;
+  const json parsed = json::parse(response.body, nullptr, false);
+  if (response.status / 100 != 2) {
+    if (options.json_output) {
+      std::printf("%s\n", response.body.c_str());
+    } else if (!parsed.is_discarded() && parsed.contains("message")) {
+      std::fprintf(stderr, "placemeshctl: refused (%d %s): %s\n", response.status,
+                   parsed.value("error", std::string("error")).c_str(),
+                   parsed["message"].get<std::string>().c_str());
+    } else {
+      std::fprintf(stderr, "placemeshctl: refused (HTTP %d): %s\n", response.status, response.body.c_str());
+    }
+    return exit_refused;
+  }
+  if (options.json_output || parsed.is_discarded()) {
+    std::printf("%s\n", response.body.c_str());
+  } else {
+    print(parsed);
+  }
+  return exit_ok;
+}
+
+void print_status(const json& status) {
+  const auto& store = status["store"];
+  std::printf("node        %s (%s) in network %s, roster version %llu\n", status["node"].get<std::string>().c_str(),
+              status["role"].get<std::string>().c_str(), status["network"].get<std::string>().c_str(),
+              status["roster_version"].get<unsigned long long>());
+  std::printf("state       %s\n", status["state"].get<std::string>().c_str());
+  std::printf("origin      %s\n", status["origin"].get<std::string>().c_str());
+  std::printf("seq         %llu (%zu records)\n", status["seq"].get<unsigned long long>(),
+              status["records"].get<std::size_t>());
+  std::printf("store       %.1f MiB used of %.0f MiB map, %llu commits, %llu failed\n",
+              store["used_bytes"].get<double>() / (1 << 20), store["map_bytes"].get<double>() / (1 << 20),
+              store["commits"].get<unsigned long long>(), store["failed"].get<unsigned long long>());
+  std::printf("operations %llu applied, %llu replays, %llu refused; up %s\n",
+              status["operations"].get<unsigned long long>(), status["replays"].get<unsigned long long>(),
+              status["refusals"].get<unsigned long long>(), age(status["uptime_ms"].get<std::int64_t>()).c_str());
+}
+
+void print_board(const json& board) {
+  const std::int64_t now = board["generated_at"].get<std::int64_t>();
+  std::printf("board of %s at node %s, %s\n\n", board["network"].get<std::string>().c_str(),
+              board["node"].get<std::string>().c_str(), clock_time(now).c_str());
+  std::printf("%-6s %-10s %-9s %6s %6s %6s %6s %6s %6s  %s\n", "CENTRE", "POOL", "CATEGORY", "DESIGN", "OPER",
+              "OCC", "BLOCK", "RES", "FREE", "AS OF");
+  for (const auto& centre : board["centres"]) {
+    std::string as_of = "never heard from";
+    if (!centre["as_of"].is_null())
+      as_of = clock_time(centre["as_of"].get<std::int64_t>()) + " (" +
+              age(now - centre["as_of"].get<std::int64_t>()) + " ago)";
+    bool first = true;
+    for (const auto& pool : centre["pools"]) {
+      const std::int64_t available = pool["available"].get<std::int64_t>();
+      const std::string free = available < 0 ? "OVER " + std::to_string(-available) : std::to_string(available);
+      std::printf("%-6s %-10s %-9s %6lld %6lld %6lld %6lld %6lld %6s  %s\n",
+                  first ? centre["centre"].get<std::string>().c_str() : "", pool["pool"].get<std::string>().c_str(),
+                  pool["category"].get<std::string>().c_str(), pool["design"].get<long long>(),
+                  pool["operational"].get<long long>(), pool["occupied"].get<long long>(),
+                  pool["blocked"].get<long long>(), pool["reserved"].get<long long>(), free.c_str(),
+                  first ? as_of.c_str() : "");
+      first = false;
+    }
+  }
+  std::printf("\n%-17s %-9s %6s %6s %6s %6s %6s %6s\n", "TOTALS", "", "DESIGN", "OPER", "OCC", "BLOCK", "RES",
+              "FREE");
+  for (const auto& [category, totals] : board["totals"].items())
+    std::printf("%-17s %-9s %6lld %6lld %6lld %6lld %6lld %6lld\n", "", category.c_str(),
+                totals["design"].get<long long>(), totals["operational"].get<long long>(),
+                totals["occupied"].get<long long>(), totals["blocked"].get<long long>(),
+                totals["reserved"].get<long long>(), totals["available"].get<long long>());
+}
+
+void print_receipt(const json& receipt) {
+  const auto& after = receipt["after"];
+  const std::string operation = receipt["operation"].get<std::string>();
+  std::string what = operation == "operational"
+                         ? "set operational capacity to " + std::to_string(receipt["value"].get<long long>())
+                         : operation + " " + std::to_string(receipt["count"].get<long long>());
+  std::printf("%s at %s (op_id %s, seq %llu)\n", what.c_str(), receipt["pool"].get<std::string>().c_str(),
+              receipt["op_id"].get<std::string>().c_str(), receipt["seq"].get<unsigned long long>());
+  const long long available = after["available"].get<long long>();
+  std::printf("now: %lld occupied, %lld blocked, %lld reserved of %lld operational: %s\n",
+              after["occupied"].get<long long>(), after["blocked"].get<long long>(),
+              after["reserved"].get<long long>(), after["operational"].get<long long>(),
+              available < 0 ? ("OVERBOOKED by " + std::to_string(-available)).c_str()
+                            : (std::to_string(available) + " free").c_str());
+}
+
+int operation(const Options& options, const std::string& kind, const std::string& pool, long long count,
+              long long value, const std::string& reason, std::string op_id) {
+  const auto slash = pool.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == pool.size())
+    return usage("\"" + pool + "\": expected CENTRE/POOL such as CIM/men");
+  if (op_id.empty()) op_id = random_op_id();
+  json body = {{"op_id", op_id}};
+  if (kind == "operational") body["value"] = value;
+  else body["count"] = count;
+  if (!reason.empty()) body["reason"] = reason;
+  return call(options, "POST", "/v1/pools/" + pool + "/" + kind, body.dump(), print_receipt, op_id);
+}
+
+int inspect(const Options& options, const std::string& dir, bool audit) {
+  auto store = Store::open_read_only(dir);
+  if (!store) {
+    std::fprintf(stderr, "placemeshctl: %s\n", store.error().message().c_str());
+    return exit_refused;
+  }
+  auto counts = store.value()->counts();
+  auto loaded = store.value()->load();
+  if (!counts || !loaded) {
+    std::fprintf(stderr, "placemeshctl: %s\n", (counts ? loaded.error() : counts.error()).message().c_str());
+    return exit_refused;
+  }
+  const auto stats = store.value()->stats();
+  const Origin origin = store.value()->origin();
+  json origins = json::array();
+  for (const auto& [other, knowledge] : loaded.value().ledger.digest())
+    origins.push_back({{"origin", to_string(other)}, {"through", knowledge.through}, {"gaps", knowledge.cloud.size()}});
+  json report = {{"data_dir", dir},
+                 {"origin", to_string(origin)},
+                 {"public_key", to_hex(origin.key)},
+                 {"epoch", origin.epoch},
+                 {"last_seq", loaded.value().last_seq},
+                 {"last_hlc_ms", loaded.value().last_hlc.wall_ms},
+                 {"records", counts.value().records},
+                 {"origins", origins},
+                 {"op_ids", counts.value().ops},
+                 {"audit_lines", counts.value().audit},
+                 {"used_bytes", stats.used_bytes},
+                 {"map_bytes", stats.map_bytes}};
+  if (audit) {
+    auto lines = store.value()->audit_lines();
+    if (!lines) {
+      std::fprintf(stderr, "placemeshctl: %s\n", lines.error().message().c_str());
+      return exit_refused;
+    }
+    json list = json::array();
+    for (const auto& line : lines.value()) list.push_back(json::parse(line, nullptr, false));
+    report["audit"] = list;
+  }
+  if (options.json_output) {
+    std::printf("%s\n", report.dump(2).c_str());
+    return exit_ok;
+  }
+  std::printf("data dir    %s\n", dir.c_str());
+  std::printf("origin      %s\n", to_string(origin).c_str());
+  std::printf("last seq    %llu (clock %s)\n", static_cast<unsigned long long>(loaded.value().last_seq),
+              clock_time(loaded.value().last_hlc.wall_ms).c_str());
+  std::printf("records     %zu from %zu origins\n", counts.value().records, origins.size());
+  for (const auto& entry : origins)
+    std::printf("  %s through seq %llu%s\n", entry["origin"].get<std::string>().c_str(),
+                entry["through"].get<unsigned long long>(),
+                entry["gaps"].get<std::size_t>() ? " (with gaps)" : "");
+  std::printf("op ids      %zu remembered\n", counts.value().ops);
+  std::printf("audit log   %zu lines%s\n", counts.value().audit, audit ? ":" : " (--audit prints them)");
+  if (audit)
+    for (const auto& line : report["audit"]) std::printf("  %s\n", line.dump().c_str());
+  std::printf("store       %.1f MiB used of %.0f MiB map\n", static_cast<double>(stats.used_bytes) / (1 << 20),
+              static_cast<double>(stats.map_bytes) / (1 << 20));
+  return exit_ok;
+}
+
+int verify(const Options& options, const std::string& dir) {
+  auto store = Store::open_read_only(dir);
+  if (!store) {
+    std::fprintf(stderr, "placemeshctl: %s\n", store.error().message().c_str());
+    return exit_refused;
+  }
+  auto problems = store.value()->verify();
+  if (!problems) {
+    std::fprintf(stderr, "placemeshctl: %s\n", problems.error().message().c_str());
+    return exit_refused;
+  }
+  if (options.json_output) {
+    std::printf("%s\n", json{{"ok", problems.value().empty()}, {"problems", problems.value()}}.dump().c_str());
+  } else if (problems.value().empty()) {
+    std::printf("%s: store is consistent\n", dir.c_str());
+  } else {
+    for (const auto& problem : problems.value()) std::printf("problem: %s\n", problem.c_str());
+    std::printf("%s: %zu problems\n", dir.c_str(), problems.value().size());
+  }
+  return problems.value().empty() ? exit_ok : exit_refused;
+}
+
+int keygen(const Options& options, const std::string& out, std::string_view what) {
+  auto key = SecretKey::generate();
+  if (!key) {
+    std::fprintf(stderr, "placemeshctl: %s\n", key.error().message().c_str());
+    return exit_refused;
+  }
+  if (auto status = write_key_file(out, *key.value(), what); !status) {
+    std::fprintf(stderr, "placemeshctl: %s\n", status.error().message().c_str());
+    return exit_refused;
+  }
+  if (options.json_output)
+    std::printf("%s\n", json{{"file", out}, {"public_key", to_hex(key.value()->public_key())}}.dump().c_str());
+  else
+    std::printf("%s\n", to_hex(key.value()->public_key()).c_str());
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!sodium_ready()) {
+    std::fprintf(stderr, "placemeshctl: libsodium could not initialise\n");
+    return exit_refused;
+  }
+  CLI::App app{
+      "placemeshctl — inspect and operate a placemesh node.\n\n"
+      "Examples:\n"
+      "  export PLACEMESH_API=http://127.0.0.1:8401 PLACEMESH_TOKEN=pm_...\n"
+      "  placemeshctl status\n"
+      "  placemeshctl board                       # the board as a table; --json for scripts\n"
+      "  placemeshctl admit CIM/men -n 2          # record two admissions\n"
+      "  placemeshctl release CIM/men --reason removed\n"
+      "  placemeshctl block CIM/men -n 4 --reason maintenance\n"
+      "  placemeshctl operational CIM/men 100\n"
+      "  placemeshctl inspect --data-dir /var/lib/placemesh   # a stopped node, offline\n"
+      "  placemeshctl keygen --out keys/CIM.key\n"
+      "  placemeshctl token new --name cim-desk --role operator --centre CIM\n\n"
+      "Exit codes: 0 ok, 1 refused by the node (or a failed check), 2 usage error, 3 node unreachable.",
+      "placemeshctl"};
+  app.require_subcommand(1);
+  Options options;
+  app.add_option("--api", options.api, "the node's API URL")->envname("PLACEMESH_API")->capture_default_str();
+  app.add_option("--token", options.token, "bearer token")->envname("PLACEMESH_TOKEN");
+  app.add_flag("--json", options.json_output, "print the node's JSON instead of tables");
+  app.add_option("--timeout-ms", options.timeout_ms, "give up on the node after this long")
+      ->check(CLI::Range(1, 600'000))
+      ->capture_default_str();
+  app.set_version_flag("--version", "placemeshctl 0.1.0");
+
+  int rc = exit_ok;
+  auto* status = app.add_subcommand("status", "the node's identity, sequence, store and state");
+  status->callback([&] { rc = call(options, "GET", "/v1/status", "", print_status); });
+  auto* board = app.add_subcommand("board", "free places of every centre and pool, with as-of times");
+  board->callback([&] { rc = call(options, "GET", "/v1/board", "", print_board); });
+
+  struct OperationArgs {
+    std::string pool, reason, op_id;
+    long long count = 1, value = 0;
+  };
+  static OperationArgs args;
+  auto add_operation = [&](const std::string& kind, const std::string& help, bool reason, bool reason_required) {
+    auto* command = app.add_subcommand(kind, help);
+    command->add_option("pool", args.pool, "CENTRE/POOL, such as CIM/men")->required();
+    if (kind == "operational") {
+      command->add_option("value", args.value, "usable places")->required()->check(CLI::Range(0LL, 100'000LL));
+    } else {
+      command->add_option("-n,--count", args.count, "how many places")->capture_default_str();
+    }
+    if (reason) {
+      auto* option = command->add_option("--reason", args.reason,
+                                         kind == "release" ? "why (removed, transferred, released, ...)"
+                                                           : "maintenance, damage, staffing, medical or other");
+      if (reason_required) option->required();
+    }
+    command->add_option("--op-id", args.op_id, "operation id; repeat one to retry safely (default: a new one)");
+    command->callback([&, kind] { rc = operation(options, kind, args.pool, args.count, args.value, args.reason, args.op_id); });
+  };
+  add_operation("admit", "record admissions (always recorded, even past capacity)", false, false);
+  add_operation("release", "record releases", true, true);
+  add_operation("block", "take places out of service", true, true);
+  add_operation("unblock", "return blocked places to service", true, true);
+  add_operation("operational", "set the usable places of a pool", false, false);
+
+  std::string data_dir;
+  bool audit = false;
+  auto* inspect_command = app.add_subcommand("inspect", "read a stopped node's data directory (offline)");
+  inspect_command->add_option("--data-dir", data_dir, "the node's data_dir")->required();
+  inspect_command->add_flag("--audit", audit, "also print the local audit log");
+  inspect_command->callback([&] { rc = inspect(options, data_dir, audit); });
+  auto* verify_command = app.add_subcommand("verify", "check a stopped node's store for damage (offline)");
+  verify_command->add_option("--data-dir", data_dir, "the node's data_dir")->required();
+  verify_command->callback([&] { rc = verify(options, data_dir); });
+
+  std::string out;
+  auto* keygen_command = app.add_subcommand("keygen", "make a node key (mode 0600) and print its public key");
+  keygen_command->add_option("--out", out, "key file to create")->required();
+  keygen_command->callback([&] { rc = keygen(options, out, "node key"); });
+  auto* admin_keygen = app.add_subcommand("admin-keygen", "make the admin key that signs rosters");
+  admin_keygen->add_option("--out", out, "key file to create")->required();
+  admin_keygen->callback([&] { rc = keygen(options, out, "admin key"); });
+
+  auto* token = app.add_subcommand("token", "API tokens");
+  token->require_subcommand(1);
+  std::string token_name, token_role, token_centre, token_value;
+  auto* token_new = token->add_subcommand("new", "make a token; prints it once and the line for the tokens file");
+  token_new->add_option("--name", token_name, "name in the audit log")->required();
+  token_new->add_option("--role", token_role, "viewer, operator, dispatcher or admin")
+      ->required()
+      ->check(CLI::IsMember({"viewer", "operator", "dispatcher", "admin"}));
+  token_new->add_option("--centre", token_centre, "the centre of an operator");
+  token_new->callback([&] {
+    if (token_role == "operator" && token_centre.empty()) {
+      rc = usage("an operator token needs --centre");
+      return;
+    }
+    const std::string secret = new_token();
+    std::printf("token: %s\n\n# add to the node's tokens file:\n[[token]]\nname = \"%s\"\nrole = \"%s\"\n",
+                secret.c_str(), token_name.c_str(), token_role.c_str());
+    if (!token_centre.empty()) std::printf("centre = \"%s\"\n", token_centre.c_str());
+    std::printf("hash = \"%s\"\n", hash_token(secret).c_str());
+  });
+  auto* token_hash = token->add_subcommand("hash", "print the hash of a token for the tokens file");
+  token_hash->add_option("token", token_value, "the token")->required();
+  token_hash->callback([&] { std::printf("%s\n", hash_token(token_value).c_str()); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+  return rc;
+}
