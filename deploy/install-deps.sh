@@ -7,10 +7,27 @@
 #   catch2 librapidcheck-dev      unit and property tests
 #   capnproto libcapnp-dev        wire and storage schema (net/placemesh.capnp)
 #   liblmdb-dev lmdb-utils        the node's store; mdb_stat reads it offline
+#   libsodium-dev                 node keys, signatures, token hashes
+#   libasio-dev librestinio-dev   the node's io loop and its HTTP API (RESTinio
+#                                 needs libhttp-parser-dev and libfmt-dev)
+#   libtomlplusplus-dev           config, roster and tokens files
+#   nlohmann-json3-dev            API bodies
+#   libspdlog-dev                 logs
+#   libcli11-dev                  command lines of placemeshd and placemeshctl
+#
+# With --bench, also what tools/placemesh-bench compares against:
+#   redis-server                  Redis with appendfsync always (BENCHMARKS.md)
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto libcapnp-dev liblmdb-dev
-          lmdb-utils)
+          lmdb-utils libsodium-dev libasio-dev librestinio-dev libhttp-parser-dev libfmt-dev
+          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev)
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(redis-server) ;;
+    *) echo "install-deps: unknown option $arg (known: --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,305 @@
+// The HTTP API of a real placemeshd process: every rejection the issue
+// lists, authentication, idempotent replay, and what survives a restart.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "node/store.hpp"
+#include "tests/support/daemon.hpp"
+
+using namespace placemesh;
+using namespace placemesh::test;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto deadline = std::chrono::seconds(20);
+
+struct Running {
+  explicit Running(const TestNetwork& network, const std::string& name)
+      : node(network.node(name)), daemon(node.config, network.dir() / (name + ".log")), client(node.url(), deadline) {
+    std::string why;
+    if (!daemon.wait_ready(node.url(), deadline, why)) FAIL(why);
+  }
+  tools::HttpResponse send(std::string_view method, const std::string& path, const std::string& body,
+                           const std::string& token) {
+    auto outcome = client.request(method, path, body, token);
+    REQUIRE(outcome.response.has_value());
+    return *outcome.response;
+  }
+  const TestNode& node;
+  Daemon daemon;
+  tools::HttpClient client;
+};
+
+json body_of(const tools::HttpResponse& response) {
+  auto parsed = json::parse(response.body, nullptr, false);
+  REQUIRE_FALSE(parsed.is_discarded());
+  return parsed;
+}
+
+std::int64_t occupied(Running& node, const std::string& token, const std::string& centre, const std::string& pool) {
+  const auto board = body_of(node.send("GET", "/v1/board", "", token));
+  for (const auto& c : board["centres"])
+    if (c["centre"] == centre)
+      for (const auto& p : c["pools"])
+        if (p["pool"] == pool) return p["occupied"].get<std::int64_t>();
+  FAIL("pool not on the board: " << centre << "/" << pool);
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("api: requests without a valid token get 401 as JSON") {
+  TestNetwork network("auth");
+  Running cim(network, "CIM");
+  for (const std::string& token : {std::string(), std::string("pm_not-a-token")}) {
+    const auto response = cim.send("GET", "/v1/board", "", token);
+    CHECK(response.status == 401);
+    CHECK(response.headers.at("www-authenticate").find("Bearer") == 0);
+    CHECK(body_of(response)["error"] == "unauthorized");
+  }
+  CHECK(cim.send("GET", "/healthz", "", "").status == 200);
+  CHECK(cim.send("GET", "/v1/board", "", network.token("viewer")).status == 200);
+}
+
+TEST_CASE("api: roles decide who may record changes (403 as JSON)") {
+  TestNetwork network("roles");
+  Running cim(network, "CIM");
+  const std::string path = "/v1/pools/CIM/men/admit";
+  SECTION("a viewer or dispatcher only reads") {
+    for (const char* name : {"viewer", "dispatcher"}) {
+      const auto response = cim.send("POST", path, R"({"count":1})", network.token(name));
+      CHECK(response.status == 403);
+      CHECK(body_of(response)["error"] == "forbidden");
+    }
+  }
+  SECTION("an operator only changes its own centre") {
+    const auto response = cim.send("POST", path, R"({"count":1})", network.token("cib"));
+    CHECK(response.status == 403);
+    CHECK(body_of(response)["message"].get<std::string>().find("operator of CIB") != std::string::npos);
+  }
+  SECTION("the operator of the centre and an admin may") {
+    CHECK(cim.send("POST", path, R"({"count":1})", network.token("cim")).status == 200);
+    CHECK(cim.send("POST", path, R"({"count":1})", network.token("admin")).status == 200);
+    CHECK(occupied(cim, network.token("viewer"), "CIM", "men") == 2);
+  }
+  CHECK(occupied(cim, network.token("viewer"), "CIM", "men") <= 2);
+}
+
+TEST_CASE("api: only the owning centre's node accepts its operations") {
+  TestNetwork network("owner");
+  Running hq(network, "HQ");
+  const auto response = hq.send("POST", "/v1/pools/CIM/men/admit", R"({"count":1})", network.token("admin"));
+  CHECK(response.status == 403);
+  const auto body = body_of(response);
+  CHECK(body["error"] == "not_owner");
+  CHECK(body["message"].get<std::string>().find("not the owner") != std::string::npos);
+  CHECK(occupied(hq, network.token("admin"), "CIM", "men") == 0);
+}
+
+TEST_CASE("api: bad requests are refused with the field named and change nothing") {
+  TestNetwork network("bad");
+  Running cim(network, "CIM");
+  const std::string token = network.token("cim");
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/pools/CIM/women/admit", R"({"count":1})", 404, ""},
+      {"/v1/pools/NOPE/men/admit", R"({"count":1})", 404, ""},
+      {"/v1/pools/CIM/men/explode", R"({"count":1})", 404, ""},
+      {"/v1/pools/CIM/men/admit", R"({"count":1)", 400, "body"},
+      {"/v1/pools/CIM/men/admit", R"([1])", 400, "body"},
+      {"/v1/pools/CIM/men/admit", R"({"count":0})", 400, "count"},
+      {"/v1/pools/CIM/men/admit", R"({"count":-3})", 400, "count"},
+      {"/v1/pools/CIM/men/admit", R"({"count":10001})", 400, "count"},
+      {"/v1/pools/CIM/men/admit", R"({"count":1.5})", 400, "count"},
+      {"/v1/pools/CIM/men/admit", R"({"count":"1"})", 400, "count"},
+      {"/v1/pools/CIM/men/admit", R"({"count":99999999999999999999})", 400, "count"},
+      {"/v1/pools/CIM/men/admit", R"({"cuont":1})", 400, "cuont"},
+      {"/v1/pools/CIM/men/admit", R"({"count":1,"op_id":""})", 400, "op_id"},
+      {"/v1/pools/CIM/men/admit", R"({"count":1,"op_id":"has space"})", 0, ""},
+      {"/v1/pools/CIM/men/admit", R"({"count":1,"op_id":7})", 400, "op_id"},
+      {"/v1/pools/CIM/men/release", R"({"count":1})", 400, "reason"},
+      {"/v1/pools/CIM/men/block", R"({"count":1,"reason":"because"})", 400, "reason"},
+      {"/v1/pools/CIM/men/operational", R"({})", 400, "value"},
+      {"/v1/pools/CIM/men/operational", R"({"value":100001})", 400, ""},
+      {"/v1/pools/CIM/men/release", R"({"count":1,"reason":"removed"})", 409, ""},
+      {"/v1/pools/CIM/men/unblock", R"({"count":1,"reason":"damage"})", 409, ""},
+  };
+  for (const auto& c : cases) {
+    INFO(c.path << " " << c.body);
+    const auto response = cim.send("POST", c.path, c.body, token);
+    if (c.status != 0) CHECK(response.status == c.status);
+    else CHECK(response.status == 400);
+    const auto body = body_of(response);
+    CHECK(body["ok"] == false);
+    CHECK_FALSE(body["message"].get<std::string>().empty());
+    if (!c.field.empty()) CHECK(body["field"] == c.field);
+  }
+  SECTION("a body over the limit gets 413") {
+    const std::string big = R"({"count":1,"reason":")" + std::string(20'000, 'x') + R"("})";
+    CHECK(cim.send("POST", "/v1/pools/CIM/men/admit", big, token).status == 413);
+  }
+  SECTION("a wrong method gets 405, an unknown path 404") {
+    CHECK(cim.send("GET", "/v1/pools/CIM/men/admit", "", token).status == 405);
+    CHECK(cim.send("POST", "/v1/board", "{}", token).status == 405);
+    CHECK(cim.send("GET", "/v1/nothing", "", token).status == 404);
+  }
+  const auto board = body_of(cim.send("GET", "/v1/board", "", token));
+  const auto& pool = board["centres"][0]["pools"][0];
+  CHECK(pool["occupied"] == 0);
+  CHECK(pool["blocked"] == 0);
+  CHECK(pool["operational"] == 110);
+  const auto status = body_of(cim.send("GET", "/v1/status", "", token));
+  CHECK(status["seq"].get<int>() <= 1);  // at most the first heartbeat was written
+}
+
+TEST_CASE("api: a repeated op_id returns the first answer and counts once") {
+  TestNetwork network("replay");
+  Running cim(network, "CIM");
+  const std::string token = network.token("cim");
+  const auto first = cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":3,"op_id":"desk-1-0001"})", token);
+  REQUIRE(first.status == 200);
+  const auto again = cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":3,"op_id":"desk-1-0001"})", token);
+  CHECK(again.status == 200);
+  CHECK(again.body == first.body);
+  CHECK(again.headers.at("x-placemesh-replay") == "true");
+  // The op_id names the operation, not the body: a retry is never re-applied.
+  const auto changed = cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":5,"op_id":"desk-1-0001"})", token);
+  CHECK(changed.body == first.body);
+  CHECK(occupied(cim, token, "CIM", "men") == 3);
+
+  SECTION("concurrent retries of one op_id are applied once") {
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 8; ++i)
+      threads.emplace_back([&] {
+        tools::HttpClient client(cim.node.url(), deadline);
+        auto outcome = client.request("POST", "/v1/pools/CIM/men/admit", R"({"count":1,"op_id":"burst"})", token);
+        if (outcome.response && outcome.response->status == 200) ++ok;
+      });
+    for (auto& thread : threads) thread.join();
+    CHECK(ok == 8);
+    CHECK(occupied(cim, token, "CIM", "men") == 4);
+  }
+}
+
+TEST_CASE("api: the board and status carry the documented fields") {
+  TestNetwork network("fields");
+  Running cib(network, "CIB");
+  const std::string token = network.token("cib");
+  REQUIRE(cib.send("POST", "/v1/pools/CIB/women/operational", R"({"value":30})", token).status == 200);
+  REQUIRE(cib.send("POST", "/v1/pools/CIB/women/admit", R"({"count":31})", token).status == 200);
+  REQUIRE(cib.send("POST", "/v1/pools/CIB/women/block", R"({"count":2,"reason":"damage"})", token).status == 200);
+  const auto board = body_of(cib.send("GET", "/v1/board", "", network.token("viewer")));
+  CHECK(board.contains("generated_at"));
+  REQUIRE(board["centres"].size() == 2);
+  const auto& centre = board["centres"][1];
+  CHECK(centre["centre"] == "CIB");
+  CHECK(centre["name"] == "Bruges");
+  CHECK(centre["as_of"].is_number());
+  CHECK(centre["last_heard_ms"].is_number());
+  CHECK(board["centres"][0]["as_of"].is_null());  // CIM's node is not running
+  const auto& women = centre["pools"][1];
+  CHECK(women["pool"] == "women");
+  CHECK(women["category"] == "women");
+  CHECK(women["design"] == 32);
+  CHECK(women["operational"] == 30);
+  CHECK(women["occupied"] == 31);
+  CHECK(women["blocked"] == 2);
+  CHECK(women["reserved"] == 0);
+  CHECK(women["available"] == -3);  // shown, never clamped
+  CHECK(women["overbooked"] == 3);
+  CHECK(board["totals"]["women"]["available"] == -3);
+  CHECK(board["totals"]["men"]["available"] == 190);
+  const auto status = body_of(cib.send("GET", "/v1/status", "", network.token("viewer")));
+  for (const char* field : {"node", "origin", "epoch", "seq", "store", "state"}) CHECK(status.contains(field));
+  CHECK(status["node"] == "CIB");
+  CHECK(status["state"] == "ok");
+  CHECK(status["store"]["used_bytes"].get<std::int64_t>() > 0);
+}
+
+TEST_CASE("api: data, op_ids and the audit log survive a clean restart") {
+  TestNetwork network("restart");
+  const std::string token = network.token("cim");
+  std::string first;
+  std::uint64_t epoch = 0;
+  {
+    Running cim(network, "CIM");
+    const auto response = cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":2,"op_id":"r-1"})", token);
+    REQUIRE(response.status == 200);
+    first = response.body;
+    epoch = body_of(cim.send("GET", "/v1/status", "", token))["epoch"].get<std::uint64_t>();
+    cim.daemon.signal(SIGTERM);
+    const auto status = cim.daemon.wait_exit(deadline);
+    REQUIRE(status.has_value());
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+  }
+  Running cim(network, "CIM");
+  CHECK(occupied(cim, token, "CIM", "men") == 2);
+  CHECK(cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":2,"op_id":"r-1"})", token).body == first);
+  CHECK(occupied(cim, token, "CIM", "men") == 2);
+  const auto status = body_of(cim.send("GET", "/v1/status", "", token));
+  CHECK(status["epoch"].get<std::uint64_t>() == epoch);
+  CHECK(status["seq"].get<std::uint64_t>() >= 2);
+  cim.daemon.signal(SIGTERM);
+  REQUIRE(cim.daemon.wait_exit(deadline).has_value());
+  const auto log = read_file(network.node("CIM").config.parent_path() / "CIM.log");
+  CHECK(log.find("stopped cleanly") != std::string::npos);
+  // The audit log stays on the node and names the token and the result.
+  auto store = Store::open_read_only(network.node("CIM").data_dir);
+  REQUIRE(store.ok());
+  auto lines = store.value()->audit_lines();
+  REQUIRE(lines.ok());
+  REQUIRE(lines.value().size() == 1);  // the replays are not new operations
+  const auto line = json::parse(lines.value()[0]);
+  CHECK(line["actor"] == "cim");
+  CHECK(line["operation"] == "admit");
+  CHECK(line["result"] == "ok");
+  CHECK(line["at_ms"].is_number());
+}
+
+TEST_CASE("api: placemeshd refuses bad configs and foreign data directories with the reason") {
+  TestNetwork network("refuse");
+  SECTION("every bad field is named in one message, exit code 2") {
+    network.set_config("CIM", "api_listen", "\"localhost\"");
+    network.set_config("CIM", "log_level", "\"loud\"");
+    network.set_config("CIM", "colour", "\"blue\"");
+    const auto result = run_placemeshd(network.node("CIM").config, deadline);
+    CHECK(result.exit_code == 2);
+    CHECK(result.output.find("3 problems") != std::string::npos);
+    CHECK(result.output.find("api_listen") != std::string::npos);
+    CHECK(result.output.find("log_level") != std::string::npos);
+    CHECK(result.output.find("colour: unknown field") != std::string::npos);
+  }
+  SECTION("a data directory of another node key") {
+    {
+      Running cim(network, "CIM");  // creates data/CIM with CIM's key
+    }
+    network.set_config("CIB", "data_dir", "\"data/CIM\"");
+    const auto result = run_placemeshd(network.node("CIB").config, deadline);
+    CHECK(result.exit_code == 1);
+    CHECK(result.output.find("belongs to node key") != std::string::npos);
+  }
+  SECTION("a key that the roster lists for another node") {
+    network.set_config("CIM", "key_file", "\"keys/CIB.key\"");
+    const auto result = run_placemeshd(network.node("CIM").config, deadline);
+    CHECK(result.exit_code == 2);
+    CHECK(result.output.find("the roster lists") != std::string::npos);
+  }
+  SECTION("an API port already in use") {
+    Running cim(network, "CIM");
+    network.set_config("CIB", "api_listen", "\"127.0.0.1:" + std::to_string(cim.node.api_port) + "\"");
+    const auto result = run_placemeshd(network.node("CIB").config, deadline);
+    CHECK(result.exit_code == 1);
+    CHECK(result.output.find("api_listen") != std::string::npos);
+  }
+}

@@ -1,0 +1,202 @@
+#include "tests/support/daemon.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "net/identity.hpp"
+#include "node/tokens.hpp"
+
+extern char** environ;
+
+namespace placemesh::test {
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error("cannot find a free loopback port");
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+namespace {
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+}  // namespace
+
+TestNetwork::TestNetwork(std::string_view label) {
+  if (!sodium_ready()) throw std::runtime_error("libsodium");
+  char pattern[] = "/tmp/placemesh-test-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp");
+  dir_ = std::filesystem::path(pattern) / std::string(label);
+  std::filesystem::create_directories(dir_ / "keys");
+
+  std::map<std::string, std::string> public_keys;
+  for (const char* name : {"CIM", "CIB", "HQ", "admin"}) {
+    auto key = SecretKey::generate();
+    if (!key || !write_key_file(dir_ / "keys" / (std::string(name) + ".key"), *key.value(), "test key"))
+      throw std::runtime_error("cannot write a key");
+    public_keys[name] = to_hex(key.value()->public_key());
+  }
+  std::ostringstream roster;
+  roster << "network = \"test\"\nversion = 1\n";
+  auto add_node = [&](const std::string& name, const std::string& title, const std::string& role) {
+    const std::uint16_t gossip = free_port();
+    roster << "\n[[node]]\nname = \"" << name << "\"\ntitle = \"" << title << "\"\nrole = \"" << role
+           << "\"\npublic_key = \"" << public_keys[name] << "\"\naddress = \"127.0.0.1:" << gossip << "\"\n";
+    TestNode node{name, dir_ / (name + ".toml"), dir_ / "data" / name, free_port()};
+    write_file(node.config, "node = \"" + name + "\"\nkey_file = \"keys/" + name +
+                                ".key\"\nroster_file = \"roster.toml\"\nadmin_public_key = \"" + public_keys["admin"] +
+                                "\"\ndata_dir = \"data/" + name + "\"\ngossip_listen = \"127.0.0.1:" +
+                                std::to_string(gossip) + "\"\napi_listen = \"127.0.0.1:" +
+                                std::to_string(node.api_port) + "\"\ntokens_file = \"tokens.toml\"\n" +
+                                "log_level = \"info\"\n");
+    nodes_[name] = node;
+  };
+  auto add_pool = [&](const std::string& unit, const std::string& category, int design) {
+    roster << "[[node.pool]]\nunit = \"" << unit << "\"\ncategory = \"" << category << "\"\ndesign = " << design
+           << "\n";
+  };
+  add_node("CIM", "Merksplas", "centre");
+  add_pool("men", "men", 110);
+  add_node("CIB", "Bruges", "centre");
+  add_pool("men", "men", 80);
+  add_pool("women", "women", 32);
+  add_node("HQ", "Brussels headquarters", "hq");
+  write_file(dir_ / "roster.toml", roster.str());
+
+  std::ostringstream tokens;
+  for (auto [name, role, centre] : {std::tuple{"admin", "admin", ""}, std::tuple{"viewer", "viewer", ""},
+                                    std::tuple{"dispatcher", "dispatcher", ""}, std::tuple{"cim", "operator", "CIM"},
+                                    std::tuple{"cib", "operator", "CIB"}}) {
+    tokens_[name] = new_token();
+    tokens << "[[token]]\nname = \"" << name << "\"\nrole = \"" << role << "\"\n";
+    if (*centre != '\0') tokens << "centre = \"" << centre << "\"\n";
+    tokens << "hash = \"" << hash_token(tokens_[name]) << "\"\n\n";
+  }
+  write_file(dir_ / "tokens.toml", tokens.str());
+}
+
+TestNetwork::~TestNetwork() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_.parent_path(), ec);
+}
+
+void TestNetwork::set_config(const std::string& node, const std::string& key, const std::string& value) {
+  const auto& path = nodes_.at(node).config;
+  std::istringstream in(read_file(path));
+  std::string line, text;
+  bool replaced = false;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + " =", 0) == 0) {
+      line = key + " = " + value;
+      replaced = true;
+    }
+    text += line + "\n";
+  }
+  if (!replaced) text = key + " = " + value + "\n" + text;
+  write_file(path, text);
+}
+
+Daemon::Daemon(const std::filesystem::path& config, const std::filesystem::path& log) : log_(log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  const std::string binary = PLACEMESHD_PATH;
+  const std::string config_text = config.string();
+  std::vector<char*> argv = {const_cast<char*>(binary.c_str()), const_cast<char*>("--config"),
+                             const_cast<char*>(config_text.c_str()), nullptr};
+  const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + binary);
+}
+
+Daemon::~Daemon() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    (void)wait_exit(std::chrono::seconds(10));
+  }
+}
+
+bool Daemon::running() {
+  if (status_) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    status_ = status;
+    return false;
+  }
+  return true;
+}
+
+void Daemon::signal(int number) {
+  if (running()) ::kill(pid_, number);
+}
+
+std::optional<int> Daemon::wait_exit(std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (running()) {
+    if (std::chrono::steady_clock::now() > until) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a condition with a deadline
+  }
+  return status_;
+}
+
+bool Daemon::wait_ready(const tools::Url& url, std::chrono::milliseconds deadline, std::string& why) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (!running()) {
+      why = "placemeshd exited: " + read_file(log_);
+      return false;
+    }
+    tools::HttpClient client(url, std::chrono::milliseconds(500));
+    auto outcome = client.request("GET", "/healthz");
+    if (outcome.response && outcome.response->status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  why = "placemeshd did not answer /healthz in time: " + read_file(log_);
+  return false;
+}
+
+RunResult run_placemeshd(const std::filesystem::path& config, std::chrono::milliseconds deadline) {
+  const auto log = config.parent_path() / "refused.log";
+  std::error_code ec;
+  std::filesystem::remove(log, ec);
+  RunResult result;
+  {
+    Daemon daemon(config, log);
+    auto status = daemon.wait_exit(deadline);
+    if (status && WIFEXITED(*status)) result.exit_code = WEXITSTATUS(*status);
+  }
+  result.output = read_file(log);
+  return result;
+}
+
+}  // namespace placemesh::test
