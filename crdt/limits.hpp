@@ -45,6 +45,10 @@ inline constexpr std::size_t op_id_bytes_max = 64;
 inline constexpr std::size_t op_id_retention_max = 1'000'000;
 // Batches waiting for the store's writer thread; more are refused (retryable).
 inline constexpr std::size_t store_queue_max = 10'000;
+// After a commit the writer thread polls its queue this long before it
+// sleeps: waking a sleeping thread costs tens of microseconds on a VM, a
+// tenth of a commit (BENCHMARKS.md).
+inline constexpr std::int64_t store_writer_spin_us = 200;
 
 // HLC logical counter width (see crdt/hlc.hpp).
 inline constexpr std::uint32_t hlc_logical_max = 0xFFFF;

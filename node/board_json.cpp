@@ -81,6 +81,7 @@ std::string status_json(const Replica& replica, std::int64_t started_ms) {
                            {"commits", status.store.commits},
                            {"batches", status.store.batches},
                            {"failed", status.store.failed},
+                           {"commit_micros_total", status.store.commit_micros_total},
                            {"read_only", status.store.read_only}}}};
   return json.dump();
 }

@@ -11,6 +11,7 @@
 // Lifetime: the Store owns the Env and the writer thread; destroying it
 // drains the queue, then joins the thread.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -52,6 +53,7 @@ struct StoreStats {
   std::uint64_t batches = 0;
   std::uint64_t commits = 0;
   std::uint64_t failed = 0;
+  std::uint64_t commit_micros_total = 0;  // time spent writing and syncing
   std::size_t map_bytes = 0;
   std::size_t used_bytes = 0;
   bool read_only = false;
@@ -87,6 +89,8 @@ class Store {
   [[nodiscard]] Status write(Batch batch);
 
   [[nodiscard]] StoreStats stats() const;
+  // Cheap: no lock, no LMDB call. Any thread.
+  [[nodiscard]] bool read_only() const { return read_only_flag_.load(std::memory_order_relaxed); }
 
   struct Counts {
     std::size_t records = 0, by_seq = 0, origins = 0, ops = 0, audit = 0;
@@ -118,6 +122,8 @@ class Store {
   std::optional<Error> read_only_reason_;
   StoreStats stats_;
   std::uint64_t audit_counter_ = 0;
+  std::atomic<std::size_t> queued_{0};   // lets the writer spin without the mutex
+  std::atomic<bool> read_only_flag_{false};
   std::thread writer_;
 };
 

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "node/store.hpp"
-#include "tests/support/daemon.hpp"
+#include "tests/support/test_network.hpp"
 
 using namespace placemesh;
 using namespace placemesh::test;

@@ -1,10 +1,7 @@
 #pragma once
-// Test support: a small network written to a temporary folder (keys, roster,
+// A small network written to one folder (keys with mode 0600, roster,
 // tokens, one config per node, free loopback ports) and real placemeshd
-// processes started from it. Used by the API and crash tests.
-//
-// Everything lives under one folder that the fixture removes; keys are
-// written with mode 0600 like the real tools do.
+// processes started from it: for the tests and placemesh-bench.
 
 #include <sys/types.h>
 
@@ -16,24 +13,22 @@
 
 #include "tools/http_client.hpp"
 
-namespace placemesh::test {
+namespace placemesh::tools {
 
 struct TestNode {
   std::string name;
   std::filesystem::path config;
   std::filesystem::path data_dir;
   std::uint16_t api_port = 0;
-  [[nodiscard]] tools::Url url() const { return {"127.0.0.1", api_port}; }
+  [[nodiscard]] Url url() const { return {"127.0.0.1", api_port}; }
 };
 
 // CIM (men 110), CIB (men 80, women 32) and HQ. Tokens by name:
 // admin, viewer, dispatcher, cim (operator of CIM), cib (operator of CIB).
-class TestNetwork {
+class LocalNetwork {
  public:
-  explicit TestNetwork(std::string_view label);
-  ~TestNetwork();
-  TestNetwork(const TestNetwork&) = delete;
-  TestNetwork& operator=(const TestNetwork&) = delete;
+  // Writes the network into `dir` (created; left in place).
+  explicit LocalNetwork(std::filesystem::path dir);
 
   [[nodiscard]] const TestNode& node(const std::string& name) const { return nodes_.at(name); }
   [[nodiscard]] const std::string& token(const std::string& name) const { return tokens_.at(name); }
@@ -60,11 +55,12 @@ class Daemon {
 
   // Waits until /healthz answers; false (with the log in `why`) if the
   // process exited or the deadline passed.
-  [[nodiscard]] bool wait_ready(const tools::Url& url, std::chrono::milliseconds deadline, std::string& why);
+  [[nodiscard]] bool wait_ready(const Url& url, std::chrono::milliseconds deadline, std::string& why);
   void signal(int number);
   // The exit status (as from waitpid) within the deadline, or nullopt.
   [[nodiscard]] std::optional<int> wait_exit(std::chrono::milliseconds deadline);
   [[nodiscard]] bool running();
+  [[nodiscard]] pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
@@ -79,4 +75,4 @@ struct RunResult {
 };
 [[nodiscard]] RunResult run_placemeshd(const std::filesystem::path& config, std::chrono::milliseconds deadline);
 
-}  // namespace placemesh::test
+}  // namespace placemesh::tools

@@ -1,4 +1,4 @@
-#include "tests/support/daemon.hpp"
+#include "tools/local_network.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -19,7 +19,7 @@
 
 extern char** environ;
 
-namespace placemesh::test {
+namespace placemesh::tools {
 
 std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -51,11 +51,8 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 
 }  // namespace
 
-TestNetwork::TestNetwork(std::string_view label) {
+LocalNetwork::LocalNetwork(std::filesystem::path dir) : dir_(std::move(dir)) {
   if (!sodium_ready()) throw std::runtime_error("libsodium");
-  char pattern[] = "/tmp/placemesh-test-XXXXXX";
-  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp");
-  dir_ = std::filesystem::path(pattern) / std::string(label);
   std::filesystem::create_directories(dir_ / "keys");
 
   std::map<std::string, std::string> public_keys;
@@ -104,12 +101,7 @@ TestNetwork::TestNetwork(std::string_view label) {
   write_file(dir_ / "tokens.toml", tokens.str());
 }
 
-TestNetwork::~TestNetwork() {
-  std::error_code ec;
-  std::filesystem::remove_all(dir_.parent_path(), ec);
-}
-
-void TestNetwork::set_config(const std::string& node, const std::string& key, const std::string& value) {
+void LocalNetwork::set_config(const std::string& node, const std::string& key, const std::string& value) {
   const auto& path = nodes_.at(node).config;
   std::istringstream in(read_file(path));
   std::string line, text;
@@ -169,14 +161,14 @@ std::optional<int> Daemon::wait_exit(std::chrono::milliseconds deadline) {
   return status_;
 }
 
-bool Daemon::wait_ready(const tools::Url& url, std::chrono::milliseconds deadline, std::string& why) {
+bool Daemon::wait_ready(const Url& url, std::chrono::milliseconds deadline, std::string& why) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (std::chrono::steady_clock::now() < until) {
     if (!running()) {
       why = "placemeshd exited: " + read_file(log_);
       return false;
     }
-    tools::HttpClient client(url, std::chrono::milliseconds(500));
+    HttpClient client(url, std::chrono::milliseconds(500));
     auto outcome = client.request("GET", "/healthz");
     if (outcome.response && outcome.response->status == 200) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -199,4 +191,4 @@ RunResult run_placemeshd(const std::filesystem::path& config, std::chrono::milli
   return result;
 }
 
-}  // namespace placemesh::test
+}  // namespace placemesh::tools

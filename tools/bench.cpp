@@ -1,0 +1,409 @@
+// placemesh-bench: the durable node against its floor and against Redis,
+// measured side by side in one run on the same disk (BENCHMARKS.md).
+//
+//   latency     one client, one admission at a time: placemesh through its
+//               API; the floor (LMDB's durable commit + one loopback TCP
+//               round trip); Redis INCR with appendfsync always
+//   throughput  N concurrent clients for a few seconds: placemesh (group
+//               commit) and Redis (appendfsync always)
+//   rss         resident memory of an idle node
+//
+// Rounds alternate between the systems so that noise on this shared machine
+// falls on all of them alike; the figures are medians of the per-round
+// results.
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "node/lmdb.hpp"
+#include "tools/local_network.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace placemesh;
+using Clock = std::chrono::steady_clock;
+
+double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
+}
+
+double median(std::vector<double> values) { return percentile(std::move(values), 0.5); }
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "placemesh-bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// --- the floor: an LMDB durable commit behind one TCP round trip ------------
+class FloorServer {
+ public:
+  explicit FloorServer(const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir);
+    auto env = lmdb::Env::open(dir, std::size_t{1} << 30, 2);
+    if (!env) die(env.error().message());
+    env_ = std::move(env).value();
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listen_fd_, 1) != 0 || ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      die("floor server: cannot listen on loopback");
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FloorServer() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::close(listen_fd_);
+    thread_.join();
+  }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  void serve() {
+    const int fd = ::accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) return;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char request[256];
+    std::uint64_t counter = 0;
+    MDB_dbi dbi = 0;
+    {
+      auto txn = lmdb::Txn::begin(*env_, false);
+      dbi = txn.value().open_db("counter").value();
+      (void)txn.value().commit();
+    }
+    for (;;) {
+      const auto n = ::recv(fd, request, sizeof request, 0);
+      if (n <= 0) break;
+      ++counter;
+      auto txn = lmdb::Txn::begin(*env_, false);
+      const std::string key = "CIM/men";
+      const std::string value = std::to_string(counter);
+      if (!txn || !txn.value().put(dbi, lmdb::bytes(key), lmdb::bytes(value)) || !txn.value().commit())
+        die("floor server: commit failed");
+      if (!send_all(fd, "ok\n")) break;
+    }
+    ::close(fd);
+  }
+  std::unique_ptr<lmdb::Env> env_;
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// --- Redis ------------------------------------------------------------------
+class RedisServer {
+ public:
+  RedisServer(const std::filesystem::path& dir, std::uint16_t port) : port_(port) {
+    std::filesystem::create_directories(dir);
+    const std::string port_text = std::to_string(port), dir_text = dir.string();
+    std::vector<std::string> args = {"redis-server", "--port", port_text, "--bind", "127.0.0.1", "--dir", dir_text,
+                                     "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+                                     "--daemonize", "no", "--logfile", (dir / "redis.log").string()};
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0)
+      die("cannot start redis-server; run deploy/install-deps.sh --bench");
+    const auto until = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < until) {
+      const int fd = connect_loopback(port_);
+      if (fd >= 0) {
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    die("redis-server did not start; see " + (dir / "redis.log").string());
+  }
+  ~RedisServer() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_;
+};
+
+// One synchronous request/answer over a persistent connection.
+class LineClient {
+ public:
+  explicit LineClient(std::uint16_t port) : fd_(connect_loopback(port)) {
+    if (fd_ < 0) die("cannot connect to 127.0.0.1:" + std::to_string(port));
+  }
+  ~LineClient() { ::close(fd_); }
+  bool call(std::string_view request) {
+    if (!send_all(fd_, request)) return false;
+    char answer[64];
+    const auto n = ::recv(fd_, answer, sizeof answer, 0);  // answers are one short line
+    return n > 0 && answer[0] != '-';
+  }
+
+ private:
+  int fd_;
+};
+
+// A blocking keep-alive HTTP client, as plain as LineClient, so the client
+// side costs the same for every system measured.
+class RawHttpClient {
+ public:
+  RawHttpClient(std::uint16_t port, std::string token) : fd_(connect_loopback(port)), token_(std::move(token)) {
+    if (fd_ < 0) die("cannot connect to the node's API on port " + std::to_string(port));
+  }
+  ~RawHttpClient() { ::close(fd_); }
+  // POSTs and returns the status code (0 when the connection failed).
+  int post(std::string_view target, std::string_view body) {
+    request_.clear();
+    request_.append("POST ").append(target).append(" HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ");
+    request_.append(token_).append("\r\nContent-Type: application/json\r\nContent-Length: ");
+    request_.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
+    if (!send_all(fd_, request_)) return 0;
+    buffer_.clear();
+    std::size_t head_end = std::string::npos, need = 0;
+    char chunk[4096];
+    for (;;) {
+      const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return 0;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+      if (head_end == std::string::npos) {
+        head_end = buffer_.find("\r\n\r\n");
+        if (head_end == std::string::npos) continue;
+        const auto length_at = buffer_.find("Content-Length: ");
+        if (length_at == std::string::npos || length_at > head_end) return 0;
+        need = head_end + 4 + std::stoul(buffer_.substr(length_at + 16));
+      }
+      if (buffer_.size() >= need) return std::atoi(buffer_.c_str() + 9);
+    }
+  }
+
+ private:
+  int fd_;
+  std::string token_;
+  std::string request_, buffer_;
+};
+
+constexpr std::string_view redis_incr = "*2\r\n$4\r\nINCR\r\n$7\r\nCIM/men\r\n";
+
+struct Placemesh {
+  std::unique_ptr<tools::LocalNetwork> network;
+  std::unique_ptr<tools::Daemon> daemon;
+  std::string token;
+  tools::Url url;
+  std::uint64_t next_op = 0;
+};
+
+std::string admission(std::uint64_t op) {
+  return "{\"count\":1,\"op_id\":\"bench-" + std::to_string(op) + "\"}";
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+void print_machine(const std::filesystem::path& dir) {
+  utsname name{};
+  ::uname(&name);
+  std::string cpu = "unknown";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  std::printf("machine: %u cores, %s, Linux %s; data in %s\n\n", std::thread::hardware_concurrency(), cpu.c_str(),
+              name.release, dir.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"placemesh-bench — the durable node against its floor and Redis, side by side (BENCHMARKS.md)\n\n"
+               "Example:\n  placemesh-bench --dir var/bench --rounds 10 --samples 200 --clients 50 --seconds 3",
+               "placemesh-bench"};
+  std::filesystem::path dir = "var/bench";
+  int rounds = 10, samples = 200, clients = 50;
+  double seconds = 3;
+  bool skip_redis = false;
+  app.add_option("--dir", dir, "work folder; put it on the disk under test")->capture_default_str();
+  app.add_option("--rounds", rounds, "alternating rounds per measurement")->capture_default_str();
+  app.add_option("--samples", samples, "latency samples per system per round")->capture_default_str();
+  app.add_option("--clients", clients, "concurrent clients for throughput")->capture_default_str();
+  app.add_option("--seconds", seconds, "duration of each throughput round")->capture_default_str();
+  app.add_flag("--no-redis", skip_redis, "skip Redis (when redis-server is not installed)");
+  CLI11_PARSE(app, argc, argv);
+
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(dir);
+  dir = std::filesystem::absolute(dir);
+  print_machine(dir);
+
+  Placemesh node;
+  node.network = std::make_unique<tools::LocalNetwork>(dir / "network");
+  const auto& cim = node.network->node("CIM");
+  node.url = cim.url();
+  node.token = node.network->token("cim");
+  node.daemon = std::make_unique<tools::Daemon>(cim.config, dir / "CIM.log");
+  std::string why;
+  if (!node.daemon->wait_ready(node.url, std::chrono::seconds(20), why)) die(why);
+
+  // --- RSS of the idle node, before any load ---------------------------------
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const long idle_rss = rss_kib(node.daemon->pid());
+
+  FloorServer floor(dir / "floor");
+  std::unique_ptr<RedisServer> redis;
+  if (!skip_redis) redis = std::make_unique<RedisServer>(dir / "redis", tools::free_port());
+
+  // --- latency --------------------------------------------------------------
+  std::vector<double> node_p50, node_p99, floor_p50, floor_p99, redis_p50, redis_p99;
+  {
+    RawHttpClient http(node.url.port, node.token);
+    LineClient floor_client(floor.port());
+    std::unique_ptr<LineClient> redis_client = redis ? std::make_unique<LineClient>(redis->port()) : nullptr;
+    const std::string floor_request(180, 'x');  // about the size of an admission request
+    for (int round = 0; round < rounds; ++round) {
+      std::vector<double> a, b, c;
+      for (int i = 0; i < samples; ++i) {
+        const auto start = Clock::now();
+        if (http.post("/v1/pools/CIM/men/admit", admission(node.next_op++)) != 200) die("admission failed");
+        a.push_back(micros(Clock::now() - start));
+      }
+      for (int i = 0; i < samples; ++i) {
+        const auto start = Clock::now();
+        if (!floor_client.call(floor_request)) die("floor call failed");
+        b.push_back(micros(Clock::now() - start));
+      }
+      if (redis_client) {
+        for (int i = 0; i < samples; ++i) {
+          const auto start = Clock::now();
+          if (!redis_client->call(redis_incr)) die("redis INCR failed");
+          c.push_back(micros(Clock::now() - start));
+        }
+      }
+      node_p50.push_back(percentile(a, 0.5));
+      node_p99.push_back(percentile(a, 0.99));
+      floor_p50.push_back(percentile(b, 0.5));
+      floor_p99.push_back(percentile(b, 0.99));
+      if (!c.empty()) {
+        redis_p50.push_back(percentile(c, 0.5));
+        redis_p99.push_back(percentile(c, 0.99));
+      }
+    }
+  }
+
+  // --- throughput -----------------------------------------------------------
+  std::vector<double> node_rate, redis_rate;
+  std::atomic<std::uint64_t> op_counter{1'000'000'000};
+  auto run_clients = [&](const std::function<bool(int, std::uint64_t)>& one) {
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> done{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c)
+      threads.emplace_back([&, c] {
+        std::uint64_t mine = 0;
+        while (!stop) {
+          if (!one(c, op_counter++)) die("a throughput request failed");
+          ++mine;
+        }
+        done += mine;
+      });
+    const auto start = Clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+    for (auto& thread : threads) thread.join();
+    return static_cast<double>(done) / std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  const int throughput_rounds = std::max(1, rounds / 3);
+  for (int round = 0; round < throughput_rounds; ++round) {
+    std::vector<std::unique_ptr<RawHttpClient>> https;
+    for (int c = 0; c < clients; ++c) https.push_back(std::make_unique<RawHttpClient>(node.url.port, node.token));
+    node_rate.push_back(run_clients([&](int c, std::uint64_t op) {
+      return https[static_cast<std::size_t>(c)]->post("/v1/pools/CIM/men/admit", admission(op)) == 200;
+    }));
+    if (redis) {
+      std::vector<std::unique_ptr<LineClient>> lines;
+      for (int c = 0; c < clients; ++c) lines.push_back(std::make_unique<LineClient>(redis->port()));
+      redis_rate.push_back(run_clients([&](int c, std::uint64_t) {
+        return lines[static_cast<std::size_t>(c)]->call(redis_incr);
+      }));
+    }
+  }
+  const long loaded_rss = rss_kib(node.daemon->pid());
+
+  // --- report ----------------------------------------------------------------
+  std::printf("## Durable single-client latency (µs; median of %d rounds × %d samples)\n\n", rounds, samples);
+  std::printf("| system | p50 | p99 |\n|---|---:|---:|\n");
+  std::printf("| placemesh admission (HTTP API, group commit) | %.0f | %.0f |\n", median(node_p50), median(node_p99));
+  std::printf("| floor: LMDB durable commit + loopback round trip | %.0f | %.0f |\n", median(floor_p50),
+              median(floor_p99));
+  if (redis) std::printf("| Redis INCR, appendfsync always | %.0f | %.0f |\n", median(redis_p50), median(redis_p99));
+  std::printf("\nplacemesh p50 / floor p50 = %.2f (goal ≤ 1.25)\n", median(node_p50) / median(floor_p50));
+  if (redis) std::printf("placemesh p50 / Redis p50 = %.2f (goal ≤ 1.5)\n", median(node_p50) / median(redis_p50));
+  std::printf("\n## Throughput, %d clients (acknowledged operations/s; median of %d rounds × %.0f s)\n\n", clients,
+              throughput_rounds, seconds);
+  std::printf("| system | ops/s |\n|---|---:|\n");
+  std::printf("| placemesh admissions | %.0f |\n", median(node_rate));
+  if (redis) std::printf("| Redis INCR, appendfsync always | %.0f |\n", median(redis_rate));
+  if (redis) std::printf("\nplacemesh / Redis = %.2f (goal ≥ 1; below 20,000/s is a defect)\n",
+                         median(node_rate) / median(redis_rate));
+  std::printf("\n## Memory\n\nplacemeshd RSS idle: %.1f MiB (goal ≤ 30); after the run: %.1f MiB\n",
+              static_cast<double>(idle_rss) / 1024, static_cast<double>(loaded_rss) / 1024);
+  node.daemon->signal(SIGTERM);
+  (void)node.daemon->wait_exit(std::chrono::seconds(30));
+  return 0;
+}
