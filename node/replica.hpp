@@ -104,6 +104,7 @@ class Replica {
   std::unique_ptr<Store> store_;
   Ledger ledger_;
   Writer writer_;
+  std::string origin_text_;
   Clock clock_;
   Post post_;
   std::map<std::string, Waiting, std::less<>> pending_;  // op_id → callers waiting for its commit

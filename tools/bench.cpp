@@ -246,13 +246,22 @@ std::string admission(std::uint64_t op) {
   return "{\"count\":1,\"op_id\":\"bench-" + std::to_string(op) + "\"}";
 }
 
-long rss_kib(pid_t pid) {
+// VmRSS, and its part that is the process's own memory (RssAnon) rather
+// than LMDB's file pages mapped in (RssFile: page cache, shared, reclaimable).
+struct Rss {
+  long total_kib = -1, anon_kib = -1, file_kib = -1;
+};
+Rss rss_of(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
+  Rss rss;
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) rss.total_kib = std::stol(line.substr(6));
+    if (line.rfind("RssAnon:", 0) == 0) rss.anon_kib = std::stol(line.substr(8));
+    if (line.rfind("RssFile:", 0) == 0) rss.file_kib = std::stol(line.substr(8));
+  }
+  return rss;
 }
+double mib(long kib) { return static_cast<double>(kib) / 1024; }
 
 void print_machine(const std::filesystem::path& dir) {
   utsname name{};
@@ -291,6 +300,9 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   dir = std::filesystem::absolute(dir);
   print_machine(dir);
+  std::printf("command:");
+  for (int i = 0; i < argc; ++i) std::printf(" %s", argv[i]);
+  std::printf("\n\n");
 
   Placemesh node;
   node.network = std::make_unique<tools::LocalNetwork>(dir / "network");
@@ -303,7 +315,7 @@ int main(int argc, char** argv) {
 
   // --- RSS of the idle node, before any load ---------------------------------
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  const long idle_rss = rss_kib(node.daemon->pid());
+  const Rss idle_rss = rss_of(node.daemon->pid());
 
   FloorServer floor(dir / "floor");
   std::unique_ptr<RedisServer> redis;
@@ -383,7 +395,7 @@ int main(int argc, char** argv) {
       }));
     }
   }
-  const long loaded_rss = rss_kib(node.daemon->pid());
+  const Rss loaded_rss = rss_of(node.daemon->pid());
 
   // --- report ----------------------------------------------------------------
   std::printf("## Durable single-client latency (µs; median of %d rounds × %d samples)\n\n", rounds, samples);
@@ -401,8 +413,12 @@ int main(int argc, char** argv) {
   if (redis) std::printf("| Redis INCR, appendfsync always | %.0f |\n", median(redis_rate));
   if (redis) std::printf("\nplacemesh / Redis = %.2f (goal ≥ 1; below 20,000/s is a defect)\n",
                          median(node_rate) / median(redis_rate));
-  std::printf("\n## Memory\n\nplacemeshd RSS idle: %.1f MiB (goal ≤ 30); after the run: %.1f MiB\n",
-              static_cast<double>(idle_rss) / 1024, static_cast<double>(loaded_rss) / 1024);
+  std::printf("\n## Memory of placemeshd (MiB)\n\n| when | RSS | own (RssAnon) | LMDB pages mapped (RssFile) |\n"
+              "|---|---:|---:|---:|\n");
+  std::printf("| idle, after start (goal ≤ 30) | %.1f | %.1f | %.1f |\n", mib(idle_rss.total_kib), mib(idle_rss.anon_kib),
+              mib(idle_rss.file_kib));
+  std::printf("| after the run | %.1f | %.1f | %.1f |\n", mib(loaded_rss.total_kib), mib(loaded_rss.anon_kib),
+              mib(loaded_rss.file_kib));
   node.daemon->signal(SIGTERM);
   (void)node.daemon->wait_exit(std::chrono::seconds(30));
   return 0;

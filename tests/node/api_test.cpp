@@ -198,6 +198,13 @@ TEST_CASE("api: the board and status carry the documented fields") {
   REQUIRE(cib.send("POST", "/v1/pools/CIB/women/operational", R"({"value":30})", token).status == 200);
   REQUIRE(cib.send("POST", "/v1/pools/CIB/women/admit", R"({"count":31})", token).status == 200);
   REQUIRE(cib.send("POST", "/v1/pools/CIB/women/block", R"({"count":2,"reason":"damage"})", token).status == 200);
+  // A free-text reason is escaped in the receipt (and the audit line).
+  const auto release =
+      cib.send("POST", "/v1/pools/CIB/women/release", R"({"count":1,"reason":"moved \"north\"\n\\ é"})", token);
+  INFO(release.body);
+  REQUIRE(release.status == 200);
+  CHECK(body_of(release)["reason"] == "moved \"north\"\n\\ é");
+  REQUIRE(cib.send("POST", "/v1/pools/CIB/women/admit", R"({"count":1})", token).status == 200);
   const auto board = body_of(cib.send("GET", "/v1/board", "", network.token("viewer")));
   CHECK(board.contains("generated_at"));
   REQUIRE(board["centres"].size() == 2);

@@ -124,3 +124,17 @@ TEST_CASE("tokens: stored hashed, found by the token, bad entries named") {
   CHECK_THAT(message(bad.error()), Catch::Contains("token[0].centre"));
   CHECK_THAT(message(bad.error()), Catch::Contains("token[0].hash: expected 64 lower-case hex digits"));
 }
+
+TEST_CASE("config: the example files in deploy/examples are valid") {
+  const std::filesystem::path examples = std::filesystem::path(PLACEMESH_SOURCE_DIR) / "deploy" / "examples";
+  auto config = load_config(examples / "node.toml");
+  INFO((config.ok() ? "" : config.error().message()));
+  CHECK(config.ok());
+  auto roster = load_roster(examples / "roster.toml");
+  INFO((roster.ok() ? "" : roster.error().message()));
+  REQUIRE(roster.ok());
+  CHECK(roster.value().nodes.size() == 8);
+  CHECK(roster.value().board_spec().centres.size() == 7);
+  auto tokens = Tokens::load(examples / "tokens.toml");
+  CHECK(tokens.ok());
+}
