@@ -1,5 +1,7 @@
 #include "node/replica.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 
 #include "crdt/limits.hpp"
@@ -155,6 +157,8 @@ void Replica::audit(const OperationRequest& request, std::string_view result) {
 void Replica::execute(OperationRequest request, Done done) {
   auto refuse = [&](Error error) {
     ++refusals_;
+    spdlog::debug("{} {} by {} refused: {}", operation_name(request.kind), request.pool, request.actor,
+                  error.message());
     audit(request, "refused: " + error.message());
     done(OperationOutcome{std::move(error), {}, false});
   };
@@ -206,6 +210,8 @@ void Replica::execute(OperationRequest request, Done done) {
   batch.audit.push_back(std::move(line));
   ++operations_;
   ++in_flight_;
+  spdlog::debug("{} {} by {} (op {}): seq {}", operation_name(request.kind), request.pool, request.actor,
+                request.op_id, writer_.last_seq());
   auto& waiting = pending_[request.op_id];
   waiting.receipt = answer;
   waiting.callers.push_back(std::move(done));
@@ -236,7 +242,12 @@ void Replica::committed(const std::string& op_id, const Status& status) {
 void Replica::batch_done(const Status& status) {
   PM_ASSERT(in_flight_ > 0);
   --in_flight_;
-  if (!status && !failed_) failed_ = status.error();
+  if (!status && !failed_) {
+    failed_ = status.error();
+    spdlog::error("commit failed: {}; refusing writes until the {} batches in flight are done, then reloading "
+                  "the store",
+                  failed_->message(), in_flight_);
+  }
   if (failed_ && in_flight_ == 0) reload();
 }
 
@@ -249,6 +260,9 @@ void Replica::reload() {
   ledger_ = std::move(loaded.value().ledger);
   writer_ = Writer(store_->origin(), loaded.value().last_seq, loaded.value().last_hlc);
   failed_.reset();
+  spdlog::warn("reloaded the store after a failed commit: {} records, last seq {}{}", ledger_.record_count(),
+               writer_.last_seq(),
+               store_->read_only() ? "; the store is read-only: raise store.map_size_mb and restart" : "");
 }
 
 void Replica::heartbeat() {

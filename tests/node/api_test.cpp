@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -309,4 +310,30 @@ TEST_CASE("api: placemeshd refuses bad configs and foreign data directories with
     CHECK(result.exit_code == 1);
     CHECK(result.output.find("api_listen") != std::string::npos);
   }
+}
+
+TEST_CASE("api: a full store turns the node read-only with a clear error, and reads keep working") {
+  TestNetwork network("full");
+  // A 1 MiB map fills after some hundreds of operations.
+  std::ofstream(network.node("CIM").config, std::ios::app) << "\n[store]\nmap_size_mb = 1\n";
+  Running cim(network, "CIM");
+  const std::string token = network.token("cim");
+  int accepted = 0;
+  tools::HttpResponse last;
+  for (int i = 0; i < 20'000; ++i) {
+    const std::string op_id = "fill-" + std::to_string(i) + "-" + std::string(40, 'x');
+    last = cim.send("POST", "/v1/pools/CIM/men/admit", "{\"count\":1,\"op_id\":\"" + op_id + "\"}", token);
+    if (last.status != 200) break;
+    ++accepted;
+  }
+  REQUIRE(last.status == 507);
+  const auto error = body_of(last);
+  CHECK(error["error"] == "store_full");
+  CHECK(error["message"].get<std::string>().find("map_size_mb") != std::string::npos);
+  CHECK(accepted > 10);
+  // Every later write is refused the same way; reads still answer.
+  CHECK(cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":1})", token).status == 507);
+  CHECK(occupied(cim, token, "CIM", "men") == accepted);
+  CHECK(cim.send("GET", "/healthz", "", "").status == 503);
+  CHECK(body_of(cim.send("GET", "/v1/status", "", token))["state"].get<std::string>().find("read-only") == 0);
 }
