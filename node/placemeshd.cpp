@@ -25,6 +25,7 @@
 #include "node/http_api.hpp"
 #include "node/replica.hpp"
 #include "node/roster.hpp"
+#include "node/roster_signature.hpp"
 #include "node/store.hpp"
 #include "node/tokens.hpp"
 
@@ -44,45 +45,107 @@ std::int64_t system_now_ms() {
 struct Startup {
   Config config;
   Roster roster;
+  std::string roster_text;  // signed, as read from roster_file
   Tokens tokens;
   std::unique_ptr<SecretKey> key;
 };
+
+// This node must be in the roster, under the key of its key file.
+Status check_membership(const Roster& roster, const Config& config, const SecretKey& key, std::string_view which) {
+  const RosterNode* self = roster.find_node(config.node);
+  if (self == nullptr)
+    return make_error(Code::bad_config, "node = \"" + config.node + "\" is not in the " + std::string(which) +
+                                            " (version " + std::to_string(roster.version) + ")");
+  if (self->key != key.public_key())
+    return make_error(Code::bad_key_file, "key_file " + config.key_file.string() + " holds public key " +
+                                              to_hex(key.public_key()) + ", but the " + std::string(which) +
+                                              " lists " + to_hex(self->key) + " for " + self->name +
+                                              "; use that node's key or enrol this key in a new roster");
+  return Ok{};
+}
 
 // Everything that can be checked without touching the store, so that
 // `--check` and a real start agree.
 Result<Startup> prepare(const std::filesystem::path& config_file) {
   auto config = load_config(config_file);
   if (!config) return config.error();
-  auto roster = load_roster(config.value().roster_file);
+  auto text = read_small_file(config.value().roster_file, roster_bytes_max, Code::bad_config);
+  if (!text) return text.error();
+  if (auto status = verify_roster(text.value(), config.value().admin_key, config.value().roster_file.string());
+      !status)
+    return status.error();
+  auto roster = parse_roster(text.value(), config.value().roster_file.string());
   if (!roster) return roster.error();
   auto tokens = Tokens::load(config.value().tokens_file);
   if (!tokens) return tokens.error();
   auto key = load_key_file(config.value().key_file);
   if (!key) return key.error();
-  const RosterNode* self = roster.value().find_node(config.value().node);
-  if (self == nullptr)
-    return make_error(Code::bad_config, "node = \"" + config.value().node + "\" is not in roster " +
-                                            config.value().roster_file.string() + " (version " +
-                                            std::to_string(roster.value().version) + ")");
-  if (self->key != key.value()->public_key())
-    return make_error(Code::bad_key_file, "key_file " + config.value().key_file.string() + " holds public key " +
-                                              to_hex(key.value()->public_key()) + ", but the roster lists " +
-                                              to_hex(self->key) + " for " + self->name +
-                                              "; use that node's key or enrol this key in a new roster");
-  return Startup{std::move(config).value(), std::move(roster).value(), std::move(tokens).value(),
-                 std::move(key).value()};
+  if (auto status = check_membership(roster.value(), config.value(), *key.value(), "roster file"); !status)
+    return status.error();
+  return Startup{std::move(config).value(), std::move(roster).value(), std::move(text).value(),
+                 std::move(tokens).value(), std::move(key).value()};
+}
+
+// Picks the roster to run with: the file's if it is newer than the one the
+// store accepted before (and installs it), the installed one otherwise: a
+// node never goes back to an older roster.
+Result<Roster> choose_roster(Store& store, const Startup& startup) {
+  auto installed_text = store.installed_roster();
+  if (!installed_text) return installed_text.error();
+  const Roster& file = startup.roster;
+  if (installed_text.value()) {
+    const std::string source = startup.config.data_dir.string() + " (installed roster)";
+    if (auto status = verify_roster(*installed_text.value(), startup.config.admin_key, source); !status)
+      return status.error();
+    auto installed = parse_roster(*installed_text.value(), source);
+    if (!installed) return installed.error();
+    if (installed.value().network != file.network)
+      return make_error(Code::bad_config, "roster_file is for network \"" + file.network + "\" but " +
+                                              startup.config.data_dir.string() + " belongs to network \"" +
+                                              installed.value().network + "\"");
+    if (file.version < installed.value().version) {
+      spdlog::warn("roster file {} has version {}, older than the installed version {}: using version {}",
+                   startup.config.roster_file.string(), file.version, installed.value().version,
+                   installed.value().version);
+      return installed;
+    }
+    if (file.version == installed.value().version) {
+      if (*installed_text.value() != startup.roster_text)
+        spdlog::warn("roster file {} differs from the installed roster of the same version {}: using the installed "
+                     "one; sign changes with a higher version",
+                     startup.config.roster_file.string(), file.version);
+      return installed;
+    }
+    spdlog::info("installing roster version {} (was version {})", file.version, installed.value().version);
+  } else {
+    spdlog::info("installing roster version {}", file.version);
+  }
+  Batch batch;
+  batch.roster = startup.roster_text;
+  if (auto status = store.write(std::move(batch)); !status) return status.error();
+  return file;
 }
 
 int run(Startup startup) {
   const Config& config = startup.config;
-  const RosterNode& self = *startup.roster.find_node(config.node);
+  const PublicKey self_key = startup.key->public_key();
   std::uint64_t new_epoch = 0;
   randombytes_buf(&new_epoch, sizeof new_epoch);  // a fresh origin if the data directory is new
-  auto store = Store::open(StoreOptions{config.data_dir, config.map_bytes}, self.key, new_epoch);
+  auto store = Store::open(StoreOptions{config.data_dir, config.map_bytes}, self_key, new_epoch);
   if (!store) {
     spdlog::critical("{}", store.error().message());
     return exit_failed;
   }
+  auto roster = choose_roster(*store.value(), startup);
+  if (!roster) {
+    spdlog::critical("{}", roster.error().message());
+    return exit_config;
+  }
+  if (auto status = check_membership(roster.value(), config, *startup.key, "installed roster"); !status) {
+    spdlog::critical("{}", status.error().message());
+    return exit_config;
+  }
+  const RosterNode self = *roster.value().find_node(config.node);
   auto loaded = store.value()->load();
   if (!loaded) {
     spdlog::critical("reading the store in {}: {}", config.data_dir.string(), loaded.error().message());
@@ -90,12 +153,12 @@ int run(Startup startup) {
   }
   const Origin origin = store.value()->origin();
   spdlog::info("node {} ({}) of network {}, roster version {}: origin {}, {} records, last seq {}", self.name,
-               role_name(self.role), startup.roster.network, startup.roster.version, short_name(origin),
+               role_name(self.role), roster.value().network, roster.value().version, short_name(origin),
                loaded.value().ledger.record_count(), loaded.value().last_seq);
 
   asio::io_context io(1);
   const std::int64_t started_ms = system_now_ms();
-  Replica replica(startup.roster, self.name, std::move(store).value(), std::move(loaded).value(), system_now_ms,
+  Replica replica(roster.value(), self.name, std::move(store).value(), std::move(loaded).value(), system_now_ms,
                   [&io](std::function<void()> work) { asio::post(io, std::move(work)); });
 
   auto api = HttpApi::start(io, config, replica, startup.tokens, started_ms);

@@ -15,6 +15,7 @@ constexpr const char* meta_node_key = "node_key";
 constexpr const char* meta_epoch = "epoch";
 constexpr const char* meta_own = "own";
 constexpr const char* meta_format = "format";
+constexpr const char* meta_roster = "current";
 constexpr std::string_view format_version = "placemesh-store-1";
 
 void put_u64(Bytes& out, std::uint64_t value) {  // big-endian, so keys sort by number
@@ -157,7 +158,8 @@ Status Store::open_databases(bool read_only) {
   auto txn = lmdb::Txn::begin(*env_, read_only);
   if (!txn) return txn.error();
   for (auto [name, dbi] : {std::pair{"records", &records_}, std::pair{"by_seq", &by_seq_}, std::pair{"vv", &vv_},
-                           std::pair{"meta", &meta_}, std::pair{"ops", &ops_}, std::pair{"audit", &audit_}}) {
+                           std::pair{"meta", &meta_}, std::pair{"ops", &ops_}, std::pair{"audit", &audit_},
+                           std::pair{"roster", &roster_}}) {
     auto opened = txn.value().open_db(name);
     if (!opened) return opened.error();
     *dbi = opened.value();
@@ -199,6 +201,8 @@ Status Store::write_one(lmdb::Txn& txn, const Batch& batch) {
   }
   for (const auto& [op_id, answer] : batch.ops)
     if (auto status = txn.put(ops_, lmdb::bytes(op_id), lmdb::bytes(answer)); !status) return status;
+  if (batch.roster)
+    if (auto status = txn.put(roster_, lmdb::bytes(meta_roster), lmdb::bytes(*batch.roster)); !status) return status;
   for (const auto& line : batch.audit) {
     Bytes key;
     put_u64(key, ++audit_counter_);
@@ -347,6 +351,15 @@ Result<std::optional<std::string>> Store::find_op(std::string_view op_id) {
   if (!found.value()) return std::optional<std::string>{};
   const auto bytes = *found.value();
   return std::optional<std::string>{std::string(bytes.begin(), bytes.end())};
+}
+
+Result<std::optional<std::string>> Store::installed_roster() {
+  auto txn = lmdb::Txn::begin(*env_, true);
+  if (!txn) return txn.error();
+  auto found = txn.value().get(roster_, lmdb::bytes(meta_roster));
+  if (!found) return found.error();
+  if (!found.value()) return std::optional<std::string>{};
+  return std::optional<std::string>{std::string(found.value()->begin(), found.value()->end())};
 }
 
 Result<std::vector<std::string>> Store::audit_lines() {

@@ -41,6 +41,7 @@ struct Batch {
   std::optional<std::pair<std::uint64_t, Hlc>> own;       // our last seq and HLC
   std::vector<std::pair<std::string, std::string>> ops;  // op id → its first answer
   std::vector<std::string> audit;                         // local operator actions
+  std::optional<std::string> roster;                      // a newly accepted signed roster
 };
 
 struct Loaded {
@@ -81,6 +82,8 @@ class Store {
   [[nodiscard]] Result<Loaded> load();
   [[nodiscard]] Result<std::optional<std::string>> find_op(std::string_view op_id);
   [[nodiscard]] Result<std::vector<std::string>> audit_lines();
+  // The signed roster this node accepted last, if any.
+  [[nodiscard]] Result<std::optional<std::string>> installed_roster();
 
   // Queues a batch; `done` runs on the writer thread once it is durable or
   // has failed. Any thread.
@@ -112,7 +115,7 @@ class Store {
 
   std::unique_ptr<lmdb::Env> env_;
   Origin origin_;
-  MDB_dbi records_ = 0, by_seq_ = 0, vv_ = 0, meta_ = 0, ops_ = 0, audit_ = 0;
+  MDB_dbi records_ = 0, by_seq_ = 0, vv_ = 0, meta_ = 0, ops_ = 0, audit_ = 0, roster_ = 0;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -16,6 +16,7 @@
 
 #include "net/identity.hpp"
 #include "node/tokens.hpp"
+#include "tools/network_plan.hpp"
 
 extern char** environ;
 
@@ -52,53 +53,17 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 }  // namespace
 
 LocalNetwork::LocalNetwork(std::filesystem::path dir) : dir_(std::move(dir)) {
-  if (!sodium_ready()) throw std::runtime_error("libsodium");
-  std::filesystem::create_directories(dir_ / "keys");
-
-  std::map<std::string, std::string> public_keys;
-  for (const char* name : {"CIM", "CIB", "HQ", "admin"}) {
-    auto key = SecretKey::generate();
-    if (!key || !write_key_file(dir_ / "keys" / (std::string(name) + ".key"), *key.value(), "test key"))
-      throw std::runtime_error("cannot write a key");
-    public_keys[name] = to_hex(key.value()->public_key());
-  }
-  std::ostringstream roster;
-  roster << "network = \"test\"\nversion = 1\n";
-  auto add_node = [&](const std::string& name, const std::string& title, const std::string& role) {
-    const std::uint16_t gossip = free_port();
-    roster << "\n[[node]]\nname = \"" << name << "\"\ntitle = \"" << title << "\"\nrole = \"" << role
-           << "\"\npublic_key = \"" << public_keys[name] << "\"\naddress = \"127.0.0.1:" << gossip << "\"\n";
-    TestNode node{name, dir_ / (name + ".toml"), dir_ / "data" / name, free_port()};
-    write_file(node.config, "node = \"" + name + "\"\nkey_file = \"keys/" + name +
-                                ".key\"\nroster_file = \"roster.toml\"\nadmin_public_key = \"" + public_keys["admin"] +
-                                "\"\ndata_dir = \"data/" + name + "\"\ngossip_listen = \"127.0.0.1:" +
-                                std::to_string(gossip) + "\"\napi_listen = \"127.0.0.1:" +
-                                std::to_string(node.api_port) + "\"\ntokens_file = \"tokens.toml\"\n" +
-                                "log_level = \"info\"\n");
-    nodes_[name] = node;
-  };
-  auto add_pool = [&](const std::string& unit, const std::string& category, int design) {
-    roster << "[[node.pool]]\nunit = \"" << unit << "\"\ncategory = \"" << category << "\"\ndesign = " << design
-           << "\n";
-  };
-  add_node("CIM", "Merksplas", "centre");
-  add_pool("men", "men", 110);
-  add_node("CIB", "Bruges", "centre");
-  add_pool("men", "men", 80);
-  add_pool("women", "women", 32);
-  add_node("HQ", "Brussels headquarters", "hq");
-  write_file(dir_ / "roster.toml", roster.str());
-
-  std::ostringstream tokens;
-  for (auto [name, role, centre] : {std::tuple{"admin", "admin", ""}, std::tuple{"viewer", "viewer", ""},
-                                    std::tuple{"dispatcher", "dispatcher", ""}, std::tuple{"cim", "operator", "CIM"},
-                                    std::tuple{"cib", "operator", "CIB"}}) {
-    tokens_[name] = new_token();
-    tokens << "[[token]]\nname = \"" << name << "\"\nrole = \"" << role << "\"\n";
-    if (*centre != '\0') tokens << "centre = \"" << centre << "\"\n";
-    tokens << "hash = \"" << hash_token(tokens_[name]) << "\"\n\n";
-  }
-  write_file(dir_ / "tokens.toml", tokens.str());
+  NetworkPlan plan;
+  plan.network = "test";
+  plan.nodes = {{"CIM", "Merksplas", "centre", {{"men", "men", 110}}, free_port(), free_port()},
+                {"CIB", "Bruges", "centre", {{"men", "men", 80}, {"women", "women", 32}}, free_port(), free_port()},
+                {"HQ", "Brussels headquarters", "hq", {}, free_port(), free_port()}};
+  auto written = write_network(plan, dir_);
+  if (!written) throw std::runtime_error(written.error().message());
+  dir_ = written.value().dir;
+  for (const auto& [name, node] : written.value().nodes)
+    nodes_[name] = TestNode{name, node.config, node.data_dir, node.api_port};
+  tokens_ = written.value().tokens;
 }
 
 void LocalNetwork::set_config(const std::string& node, const std::string& key, const std::string& value) {

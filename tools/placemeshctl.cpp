@@ -10,13 +10,17 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "net/identity.hpp"
+#include "node/roster.hpp"
+#include "node/roster_signature.hpp"
 #include "node/store.hpp"
 #include "node/tokens.hpp"
 #include "tools/http_client.hpp"
+#include "tools/network_plan.hpp"
 
 namespace {
 
@@ -59,6 +63,11 @@ std::string age(std::int64_t ms) {
   if (ms < 3'600'000) return std::to_string(ms / 60'000) + " min";
   if (ms < 86'400'000) return std::to_string(ms / 3'600'000) + " h";
   return std::to_string(ms / 86'400'000) + " d";
+}
+
+int fail(const Error& error) {
+  std::fprintf(stderr, "placemeshctl: %s\n", error.message().c_str());
+  return exit_refused;
 }
 
 int usage(const std::string& message) {
@@ -285,6 +294,98 @@ int keygen(const Options& options, const std::string& out, std::string_view what
   return exit_ok;
 }
 
+int roster_sign(const std::string& admin_key_file, const std::string& in, const std::string& out) {
+  auto admin = load_key_file(admin_key_file);
+  if (!admin) return fail(admin.error());
+  auto text = read_small_file(in, roster_bytes_max, Code::bad_config);
+  if (!text) return fail(text.error());
+  auto parsed = parse_roster(text.value(), in);  // never sign a roster nodes would refuse
+  if (!parsed) return fail(parsed.error());
+  const std::string signed_text = sign_roster(text.value(), *admin.value());
+  std::ofstream file(out, std::ios::trunc);
+  file << signed_text;
+  file.close();
+  if (!file) return fail(make_error(Code::bad_config, "cannot write " + out));
+  std::printf("signed roster %s version %llu (%zu nodes) with admin key %s into %s\n", parsed.value().network.c_str(),
+              static_cast<unsigned long long>(parsed.value().version), parsed.value().nodes.size(),
+              to_hex(admin.value()->public_key()).c_str(), out.c_str());
+  return exit_ok;
+}
+
+int roster_check(const Options& options, const std::string& in, const std::string& admin_public, bool show) {
+  auto text = read_small_file(in, roster_bytes_max, Code::bad_config);
+  if (!text) return fail(text.error());
+  auto parsed = parse_roster(text.value(), in);
+  if (!parsed) return fail(parsed.error());
+  auto parts = split_signed_roster(text.value());
+  if (!parts) return fail(parts.error());
+  std::string signature = "unsigned";
+  bool valid = false;
+  if (parts.value().signed_) {
+    signature = "signed by " + to_hex(parts.value().admin_key);
+    if (!admin_public.empty()) {
+      auto key = public_key_from_hex(admin_public);
+      if (!key) return usage("--admin-public-key: expected 64 hex digits");
+      auto status = verify_roster(text.value(), *key, in);
+      valid = status.ok();
+      signature += valid ? " (valid)" : " (INVALID: " + status.error().message() + ")";
+    } else {
+      // Checks the signature against the key it names: shows tampering,
+      // not who may sign. Nodes check against their configured admin key.
+      valid = verify_roster(text.value(), parts.value().admin_key, in).ok();
+      signature += valid ? " (valid for that key; pass --admin-public-key to check the key too)" : " (INVALID)";
+    }
+  }
+  const Roster& roster = parsed.value();
+  if (options.json_output) {
+    json nodes = json::array();
+    for (const auto& node : roster.nodes) {
+      json pools = json::array();
+      for (const auto& pool : node.pools)
+        pools.push_back({{"id", pool.id}, {"category", category_name(pool.category)}, {"design", pool.design}});
+      nodes.push_back({{"name", node.name}, {"title", node.title}, {"role", role_name(node.role)},
+                       {"public_key", to_hex(node.key)}, {"address", node.address}, {"pools", pools}});
+    }
+    std::printf("%s\n", json{{"network", roster.network}, {"version", roster.version}, {"signed", parts.value().signed_},
+                             {"valid", valid}, {"signature", signature}, {"nodes", nodes}}
+                             .dump(2)
+                             .c_str());
+  } else {
+    std::printf("roster %s version %llu, %zu nodes, %s\n", roster.network.c_str(),
+                static_cast<unsigned long long>(roster.version), roster.nodes.size(), signature.c_str());
+    if (show) {
+      std::printf("\n%-6s %-7s %-22s %-18s %s\n", "NODE", "ROLE", "ADDRESS", "KEY", "POOLS");
+      for (const auto& node : roster.nodes) {
+        std::string pools;
+        for (const auto& pool : node.pools)
+          pools += (pools.empty() ? "" : ", ") + pool.id + " " + std::string(category_name(pool.category)) + " " +
+                   std::to_string(pool.design);
+        std::printf("%-6s %-7s %-22s %.16s… %s\n", node.name.c_str(), std::string(role_name(node.role)).c_str(),
+                    node.address.c_str(), to_hex(node.key).c_str(), pools.empty() ? "-" : pools.c_str());
+      }
+    }
+  }
+  return valid ? exit_ok : exit_refused;
+}
+
+int quickstart(const std::string& out, int base_port) {
+  auto written = tools::write_network(tools::design_network(static_cast<std::uint16_t>(base_port)), out);
+  if (!written) return fail(written.error());
+  const auto& network = written.value();
+  std::printf("wrote a network of %zu nodes into %s:\n", network.nodes.size(), network.dir.c_str());
+  std::printf("  keys/ (mode 0600), roster.toml (signed by keys/admin.key), tokens.toml, one config per node,\n"
+              "  network.json (nodes, URLs and tokens: mode 0600, keep it private)\n\nstart every node:\n");
+  for (const auto& [name, node] : network.nodes)
+    std::printf("  placemeshd --config %s &\n", node.config.c_str());
+  const auto& hq = network.nodes.at("HQ");
+  std::printf("\nthen, for example:\n  placemeshctl --api http://127.0.0.1:%u --token %s board\n", hq.api_port,
+              network.tokens.at("viewer").c_str());
+  if (network.nodes.count("CIM"))
+    std::printf("  placemeshctl --api http://127.0.0.1:%u --token %s admit CIM/men\n", network.nodes.at("CIM").api_port,
+                network.tokens.at("cim").c_str());
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -304,7 +405,9 @@ int main(int argc, char** argv) {
       "  placemeshctl operational CIM/men 100\n"
       "  placemeshctl inspect --data-dir /var/lib/placemesh   # a stopped node, offline\n"
       "  placemeshctl keygen --out keys/CIM.key\n"
-      "  placemeshctl token new --name cim-desk --role operator --centre CIM\n\n"
+      "  placemeshctl token new --name cim-desk --role operator --centre CIM\n"
+      "  placemeshctl roster sign --admin-key keys/admin.key --in roster.toml --out roster.signed\n"
+      "  placemeshctl quickstart --out demo --base-port 8400   # a whole demo network on loopback\n\n"
       "Exit codes: 0 ok, 1 refused by the node (or a failed check), 2 usage error, 3 node unreachable.",
       "placemeshctl"};
   app.require_subcommand(1);
@@ -392,6 +495,41 @@ int main(int argc, char** argv) {
   auto* token_hash = token->add_subcommand("hash", "print the hash of a token for the tokens file");
   token_hash->add_option("token", token_value, "the token")->required();
   token_hash->callback([&] { std::printf("%s\n", hash_token(token_value).c_str()); });
+
+  auto* roster = app.add_subcommand("roster", "sign, verify and show rosters (node/ROSTER.md)");
+  roster->require_subcommand(1);
+  std::string roster_in, roster_out, admin_key_file, admin_public;
+  auto* roster_sign_command = roster->add_subcommand("sign", "sign a roster with the admin key");
+  roster_sign_command->add_option("--admin-key", admin_key_file, "admin key file (placemeshctl admin-keygen)")
+      ->required();
+  roster_sign_command->add_option("--in", roster_in, "roster TOML")->required();
+  roster_sign_command->add_option("--out", roster_out, "signed roster to write")->required();
+  roster_sign_command->callback([&] { rc = roster_sign(admin_key_file, roster_in, roster_out); });
+  auto* roster_verify_command = roster->add_subcommand("verify", "check a roster's signature (exit 1 if invalid)");
+  roster_verify_command->add_option("--in", roster_in, "signed roster")->required();
+  roster_verify_command->add_option("--admin-public-key", admin_public, "the admin public key nodes are given");
+  roster_verify_command->callback([&] { rc = roster_check(options, roster_in, admin_public, false); });
+  auto* roster_show_command = roster->add_subcommand("show", "list a roster's nodes and pools, and its signature");
+  roster_show_command->add_option("--in", roster_in, "roster")->required();
+  roster_show_command->add_option("--admin-public-key", admin_public, "the admin public key nodes are given");
+  roster_show_command->callback([&] {
+    rc = roster_check(options, roster_in, admin_public, true);
+    if (rc == exit_refused && !admin_public.empty()) return;
+    rc = exit_ok;  // showing an unsigned roster is not a failure
+  });
+
+  std::string quickstart_out;
+  int base_port = 8400;
+  auto* quickstart_command = app.add_subcommand(
+      "quickstart",
+      "write a whole demo network on loopback: admin key, keys for six centres and HQ, the signed roster with the\n"
+      "pools of DESIGN §1, one config per node, tokens, and network.json (each node's name, role, config, data\n"
+      "directory, API URL, gossip address and tokens), for scripts and tests");
+  quickstart_command->add_option("--out", quickstart_out, "folder to create")->required();
+  quickstart_command->add_option("--base-port", base_port, "API ports from here, gossip ports from here + 100")
+      ->check(CLI::Range(1024, 65000))
+      ->capture_default_str();
+  quickstart_command->callback([&] { rc = quickstart(quickstart_out, base_port); });
 
   try {
     app.parse(argc, argv);

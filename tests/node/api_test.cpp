@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "net/identity.hpp"
+#include "node/roster_signature.hpp"
 #include "node/store.hpp"
 #include "tests/support/test_network.hpp"
 
@@ -301,7 +303,7 @@ TEST_CASE("api: placemeshd refuses bad configs and foreign data directories with
     network.set_config("CIM", "key_file", "\"keys/CIB.key\"");
     const auto result = run_placemeshd(network.node("CIM").config, deadline);
     CHECK(result.exit_code == 2);
-    CHECK(result.output.find("the roster lists") != std::string::npos);
+    CHECK(result.output.find("the roster file lists") != std::string::npos);
   }
   SECTION("an API port already in use") {
     Running cim(network, "CIM");
@@ -336,4 +338,49 @@ TEST_CASE("api: a full store turns the node read-only with a clear error, and re
   CHECK(occupied(cim, token, "CIM", "men") == accepted);
   CHECK(cim.send("GET", "/healthz", "", "").status == 503);
   CHECK(body_of(cim.send("GET", "/v1/status", "", token))["state"].get<std::string>().find("read-only") == 0);
+}
+
+TEST_CASE("api: placemeshd runs only with a roster signed by its admin key, and never goes back a version") {
+  TestNetwork network("signed");
+  const auto roster_file = network.dir() / "roster.toml";
+  const std::string signed_v1 = read_file(roster_file);
+  auto admin = load_key_file(network.dir() / "keys" / "admin.key");
+  REQUIRE(admin.ok());
+  auto rewrite = [&](const std::string& text) { std::ofstream(roster_file, std::ios::trunc) << text; };
+  auto body_of_v1 = [&] { return std::string(split_signed_roster(signed_v1).value().body); };
+
+  SECTION("an unsigned or tampered roster is refused at start") {
+    rewrite(body_of_v1());
+    auto result = run_placemeshd(network.node("CIM").config, deadline);
+    CHECK(result.exit_code == 2);
+    CHECK(result.output.find("is not signed") != std::string::npos);
+    std::string tampered = signed_v1;
+    tampered.replace(tampered.find("design = 110"), 12, "design = 999");
+    rewrite(tampered);
+    result = run_placemeshd(network.node("CIM").config, deadline);
+    CHECK(result.exit_code == 2);
+    CHECK(result.output.find("does not match") != std::string::npos);
+  }
+  SECTION("a newer roster is installed; an older one is ignored") {
+    std::string v2 = body_of_v1();
+    v2.replace(v2.find("version = 1"), 11, "version = 2");
+    v2.replace(v2.find("design = 110"), 12, "design = 120");
+    rewrite(sign_roster(v2, *admin.value()));
+    {
+      Running cim(network, "CIM");
+      const auto board = body_of(cim.send("GET", "/v1/board", "", network.token("viewer")));
+      CHECK(board["roster_version"] == 2);
+      CHECK(board["centres"][0]["pools"][0]["design"] == 120);
+      cim.daemon.signal(SIGTERM);
+      REQUIRE(cim.daemon.wait_exit(deadline).has_value());
+    }
+    rewrite(signed_v1);  // an attacker or a mistake hands it the old roster
+    Running cim(network, "CIM");
+    const auto board = body_of(cim.send("GET", "/v1/board", "", network.token("viewer")));
+    CHECK(board["roster_version"] == 2);
+    CHECK(board["centres"][0]["pools"][0]["design"] == 120);
+    cim.daemon.signal(SIGTERM);
+    REQUIRE(cim.daemon.wait_exit(deadline).has_value());
+    CHECK(read_file(network.dir() / "CIM.log").find("older than the installed version 2") != std::string::npos);
+  }
 }
