@@ -31,7 +31,8 @@
   X(forbidden, "this token may not do that")                                                \
   X(not_owner, "not the owner")                                                             \
   X(unknown_pool, "no such pool in the roster")                                             \
-  X(busy, "the node is busy; retry with the same op_id")
+  X(busy, "the node is busy; retry with the same op_id")                                     \
+  X(op_id_reused, "this op_id was used for a different operation")
 
 namespace placemesh {
 

@@ -55,7 +55,7 @@ std::string board_json(const Replica& replica) {
                          {"roster_version", replica.roster().version},
                          {"centres", centres},
                          {"totals", totals}};
-  return json.dump();
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string status_json(const Replica& replica, std::int64_t started_ms) {
@@ -89,7 +89,8 @@ std::string status_json(const Replica& replica, std::int64_t started_ms) {
 std::string error_json(const Error& error, std::string_view field) {
   nlohmann::json json = {{"ok", false}, {"error", code_name(error.code)}, {"message", error.message()}};
   if (!field.empty()) json["field"] = field;
-  return json.dump();
+  // Messages may quote bytes from the request: never fail on invalid UTF-8.
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace placemesh

@@ -33,7 +33,8 @@ restinio::http_status_line_t status_line(Code code) {
     case Code::invalid_key:
     case Code::invalid_value:
     case Code::invalid_record: return restinio::status_bad_request();
-    case Code::nothing_to_remove: return restinio::status_conflict();
+    case Code::nothing_to_remove:
+    case Code::op_id_reused: return restinio::status_conflict();
     case Code::unauthorized: return restinio::status_unauthorized();
     case Code::forbidden:
     case Code::not_owner: return restinio::status_forbidden();
@@ -100,9 +101,11 @@ struct HttpApi::Impl {
     const auto header = request->header().opt_value_of(restinio::http_field::authorization);
     if (!header) return nullptr;
     std::string_view value(header->data(), header->size());
-    constexpr std::string_view prefix = "Bearer ";
-    if (value.substr(0, prefix.size()) != prefix) return nullptr;
-    return tokens.find(value.substr(prefix.size()));
+    constexpr std::string_view scheme = "bearer ";  // the scheme is case-insensitive (RFC 9110)
+    if (value.size() <= scheme.size()) return nullptr;
+    for (std::size_t i = 0; i < scheme.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(value[i])) != scheme[i]) return nullptr;
+    return tokens.find(value.substr(scheme.size()));
   }
 
   restinio::request_handling_status_t handle(const Request& request) {
@@ -117,7 +120,8 @@ struct HttpApi::Impl {
       return restinio::request_accepted();
     }
     if (parts.empty() || parts[0] != "v1") {
-      fail(request, make_error(Code::malformed, "no such path: " + std::string(path) + " (see docs/api.md)"));
+      reply(request, restinio::status_not_found(),
+            error_json(make_error(Code::malformed, "no such path: " + std::string(path) + " (see docs/api.md)")));
       return restinio::request_accepted();
     }
     const Token* token = authenticate(request);
@@ -206,7 +210,10 @@ struct HttpApi::Impl {
       if (name == "op_id") {
         if (!value.is_string()) return bad("op_id", "expected a string");
         op.op_id = value.get<std::string>();
-        if (op.op_id.empty()) return bad("op_id", "expected 1 to 64 characters");
+        const bool valid = !op.op_id.empty() && op.op_id.size() <= limits::op_id_bytes_max &&
+                           op.op_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                      "0123456789-_.:") == std::string::npos;
+        if (!valid) return bad("op_id", "expected 1 to 64 of A-Z a-z 0-9 - _ . :");
       } else if (name == "count" && counts) {
         if (!value.is_number_integer()) return bad("count", "expected a whole number");
         op.count = value.get<std::int64_t>();

@@ -7,9 +7,10 @@
 //   GET  /v1/status, /v1/board                    viewer and up
 //   POST /v1/pools/{centre}/{unit}/{operation}    operator of that centre, admin
 //
-// Lifetime: the HttpApi must outlive no io_context handler; close() stops
-// accepting and closes connections, and the io_context must then run until
-// the replica has no operation in flight before either is destroyed.
+// Lifetime: close() stops accepting; connections still open may send more
+// requests, which the replica refuses once stop() was called. The
+// io_context must run until the replica has no operation in flight before
+// either is destroyed.
 
 #include <asio/io_context.hpp>
 #include <memory>

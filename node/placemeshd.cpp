@@ -17,6 +17,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 
 #include "crdt/limits.hpp"
@@ -181,22 +182,38 @@ int run(Startup startup) {
   };
   beat();
 
-  // Stop: no new requests, let every operation in flight reach the disk and
-  // its caller, then leave the loop.
+  // Stop: no new operations, let every operation in flight reach the disk
+  // and its caller (at most drain_deadline), then leave the loop. A second
+  // signal stops at once; the store still finishes its queue on the way out.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
+  constexpr auto drain_deadline = std::chrono::seconds(10);
+  const auto stop_requested = std::make_shared<std::chrono::steady_clock::time_point>();
   std::function<void()> wait_for_drain = [&] {
     if (replica.in_flight() == 0) return io.stop();
+    if (std::chrono::steady_clock::now() - *stop_requested > drain_deadline) {
+      spdlog::warn("{} operations still in flight after {} s; stopping anyway", replica.in_flight(),
+                   drain_deadline.count());
+      return io.stop();
+    }
     drain.expires_after(std::chrono::milliseconds(1));
     drain.async_wait([&](std::error_code) { wait_for_drain(); });
   };
-  signals.async_wait([&](std::error_code ec, int signal) {
+  std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int signal) {
     if (ec) return;
+    if (*stop_requested != std::chrono::steady_clock::time_point{}) {
+      spdlog::warn("signal {} again: stopping now", signal);
+      return io.stop();
+    }
+    *stop_requested = std::chrono::steady_clock::now();
     spdlog::info("signal {}: stopping ({} operations in flight)", signal, replica.in_flight());
+    replica.stop();
     heartbeat.cancel();
     api.value()->close();
+    signals.async_wait(on_signal);
     wait_for_drain();
-  });
+  };
+  signals.async_wait(on_signal);
 
   io.run();
   spdlog::info("stopped cleanly: seq {}", replica.status().seq);

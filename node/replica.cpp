@@ -38,6 +38,33 @@ bool is_op_id(std::string_view id) {
   return true;
 }
 
+// What an op_id stands for: a retry must ask for the same thing.
+std::string fingerprint(OperationKind kind, std::string_view pool, std::int64_t amount, std::string_view reason) {
+  return std::string(operation_name(kind)) + "|" + std::string(pool) + "|" + std::to_string(amount) + "|" +
+         std::string(reason);
+}
+
+std::string fingerprint(const OperationRequest& request) {
+  return fingerprint(request.kind, request.pool,
+                     request.kind == OperationKind::operational ? request.value : request.count, request.reason);
+}
+
+// The fingerprint of a stored receipt, or "" if it cannot be read.
+std::string fingerprint(const std::string& receipt) {
+  const auto json = nlohmann::json::parse(receipt, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) return {};
+  const auto kind = operation_from_name(json.value("operation", std::string()));
+  if (!kind) return {};
+  const char* amount = *kind == OperationKind::operational ? "value" : "count";
+  return fingerprint(*kind, json.value("pool", std::string()), json.value(amount, std::int64_t{0}),
+                     json.value("reason", std::string()));
+}
+
+Error reused(const std::string& op_id, const std::string& first) {
+  return make_error(Code::op_id_reused, "op_id \"" + op_id + "\" was used for " + first +
+                                            "; use a new op_id for a new operation");
+}
+
 }  // namespace
 
 Replica::Replica(Roster roster, std::string self, std::unique_ptr<Store> store, Loaded loaded, Clock clock,
@@ -140,7 +167,13 @@ std::string Replica::receipt(const OperationRequest& request, const Record& last
 }
 
 void Replica::audit(const OperationRequest& request, std::string_view result) {
-  if (store_->read_only() || in_flight_ >= limits::store_queue_max) return;  // nowhere to write it
+  // Nowhere to write it, or recovering: a refused request must not keep
+  // the reload from happening (it waits for the batches in flight).
+  if (failed_ || stopping_ || store_->read_only() || in_flight_ >= limits::store_queue_max) {
+    spdlog::info("audit (not stored): {} {} by {}: {}", operation_name(request.kind), request.pool, request.actor,
+                 result);
+    return;
+  }
   nlohmann::json line = {{"at_ms", clock_()},          {"actor", request.actor},   {"operation", operation_name(request.kind)},
                          {"pool", request.pool},        {"op_id", request.op_id},   {"result", result}};
   if (request.kind == OperationKind::operational) line["value"] = request.value;
@@ -166,6 +199,8 @@ void Replica::execute(OperationRequest request, Done done) {
     return refuse(make_error(Code::malformed, "op_id: expected 1 to " + std::to_string(limits::op_id_bytes_max) +
                                                   " of A-Z a-z 0-9 - _ . :"));
   if (auto waiting = pending_.find(request.op_id); waiting != pending_.end()) {
+    if (waiting->second.fingerprint != fingerprint(request))
+      return refuse(reused(request.op_id, waiting->second.fingerprint));
     ++replays_;
     waiting->second.callers.push_back(std::move(done));
     return;
@@ -173,6 +208,8 @@ void Replica::execute(OperationRequest request, Done done) {
   auto known = store_->find_op(request.op_id);
   if (!known) return refuse(known.error());
   if (known.value()) {
+    if (const auto first = fingerprint(*known.value()); first != fingerprint(request))
+      return refuse(reused(request.op_id, first));
     ++replays_;
     return done(OperationOutcome{std::nullopt, std::move(*known.value()), true});
   }
@@ -182,11 +219,11 @@ void Replica::execute(OperationRequest request, Done done) {
   if (found->first != self_)
     return refuse(make_error(Code::not_owner, request.pool + " belongs to node " + found->first->name +
                                                   "; send the operation to that node"));
+  if (stopping_) return refuse(make_error(Code::busy, "the node is stopping"));
   if (failed_) return refuse(make_error(Code::busy, "recovering from a failed commit (" + failed_->message() + ")"));
   if (in_flight_ >= limits::store_queue_max)
     return refuse(make_error(Code::busy, std::to_string(in_flight_) + " operations are waiting for the disk"));
-  if (store_->read_only())
-    return refuse(make_error(Code::store_full, "the node is read-only; raise store.map_size_mb and restart"));
+  if (store_->read_only()) return refuse(store_->read_only_reason());
 
   const std::int64_t now = clock_();
   auto records = make_records(request, now);
@@ -214,6 +251,7 @@ void Replica::execute(OperationRequest request, Done done) {
                 request.op_id, writer_.last_seq());
   auto& waiting = pending_[request.op_id];
   waiting.receipt = answer;
+  waiting.fingerprint = fingerprint(request);
   waiting.callers.push_back(std::move(done));
   store_->submit(std::move(batch), [this, op_id = request.op_id](Status status) {
     post_([this, op_id, status = std::move(status)] {
@@ -256,7 +294,12 @@ void Replica::reload() {
   // is durable. Their seqs were never sent anywhere (records leave the node
   // only after their commit), so reusing them is safe.
   auto loaded = store_->load();
-  PM_ASSERT(loaded.ok(), loaded.ok() ? "" : loaded.error().message());
+  if (!loaded) {
+    // Stay failed (writes refused); reads show what was applied. A restart
+    // reads the store again.
+    spdlog::critical("cannot reload the store: {}; restart the node", loaded.error().message());
+    return;
+  }
   ledger_ = std::move(loaded.value().ledger);
   writer_ = Writer(store_->origin(), loaded.value().last_seq, loaded.value().last_hlc);
   failed_.reset();
@@ -265,8 +308,16 @@ void Replica::reload() {
                store_->read_only() ? "; the store is read-only: raise store.map_size_mb and restart" : "");
 }
 
+Replica::~Replica() {
+  // The store's destructor drains its queue and runs the completions, which
+  // call post_: destroy it while post_ still exists.
+  store_.reset();
+}
+
+void Replica::stop() { stopping_ = true; }
+
 void Replica::heartbeat() {
-  if (failed_ || store_->read_only() || in_flight_ >= limits::store_queue_max) return;
+  if (failed_ || stopping_ || store_->read_only() || in_flight_ >= limits::store_queue_max) return;
   const Record record = placemesh::heartbeat(writer_, clock_());
   auto applied = ledger_.apply_local(record);
   PM_ASSERT(applied.ok());

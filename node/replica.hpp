@@ -12,8 +12,10 @@
 //
 // Operation ids (DESIGN §3.5): a successful operation's receipt is stored
 // with its records; a retry with the same op_id gets that receipt back,
-// whether the first attempt is still in flight or long committed. Refusals
-// change nothing and are not remembered: a retry is judged afresh.
+// whether the first attempt is still in flight or long committed; the same
+// op_id with a different operation, pool, count or reason is refused
+// (op_id_reused). Refusals change nothing and are not remembered: a retry is
+// judged afresh.
 
 #include <cstdint>
 #include <functional>
@@ -71,10 +73,16 @@ class Replica {
   using Done = std::function<void(OperationOutcome)>;
 
   Replica(Roster roster, std::string self, std::unique_ptr<Store> store, Loaded loaded, Clock clock, Post post);
+  ~Replica();
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
 
   void execute(OperationRequest request, Done done);
   // Adds a line to the local audit log (DESIGN §5), without waiting for it.
   void audit(const OperationRequest& request, std::string_view result);
+  // From now on operations are refused (busy: "stopping"); those in flight
+  // still complete.
+  void stop();
   // Writes this node's heartbeat (as-of for its centre on every board).
   void heartbeat();
 
@@ -91,6 +99,7 @@ class Replica {
  private:
   struct Waiting {
     std::string receipt;
+    std::string fingerprint;  // operation|pool|amount|reason
     std::vector<Done> callers;
   };
   [[nodiscard]] Result<Records> make_records(const OperationRequest& request, std::int64_t now);
@@ -110,6 +119,7 @@ class Replica {
   std::map<std::string, Waiting, std::less<>> pending_;  // op_id → callers waiting for its commit
   std::size_t in_flight_ = 0;  // batches submitted and not yet completed
   std::optional<Error> failed_;  // a commit failed; reload when in_flight_ reaches 0
+  bool stopping_ = false;
   std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0;
 };
 

@@ -265,11 +265,14 @@ void Store::run_writer() {
         ++stats_.commits;
       } else {
         stats_.failed += group.size();
-        if (status.error().code == Code::store_full) {
-          read_only_ = true;
-          read_only_flag_ = true;
-          read_only_reason_ = status.error();
-        }
+        // Any failed commit is final until a restart (fail-stop): a later
+        // batch may hold records built on the failed one's (cumulative
+        // counters), so it must not commit without it.
+        read_only_ = true;
+        read_only_flag_ = true;
+        read_only_reason_ = status.error();
+        if (status.error().code != Code::store_full)
+          read_only_reason_->detail += "; the node refuses writes until it is restarted";
       }
     }
     for (auto& pending : group) pending.done(status);
@@ -351,6 +354,11 @@ Result<std::optional<std::string>> Store::find_op(std::string_view op_id) {
   if (!found.value()) return std::optional<std::string>{};
   const auto bytes = *found.value();
   return std::optional<std::string>{std::string(bytes.begin(), bytes.end())};
+}
+
+Error Store::read_only_reason() const {
+  std::lock_guard lock(mutex_);
+  return read_only_reason_.value_or(make_error(Code::store_failed, "the store is writable"));
 }
 
 Result<std::optional<std::string>> Store::installed_roster() {

@@ -5,8 +5,9 @@
 // last commit, writes them in one transaction, syncs once (group commit),
 // then calls each batch's completion — on the writer thread, so callers post
 // back to their own thread. A batch is acknowledged only after its commit is
-// durable. When the map is full the store turns read-only: every later write
-// completes with store_full (naming the fix), reads keep working.
+// durable. When a commit fails the store turns read-only: every later write
+// completes with the same error (store_full names the fix: a bigger map),
+// reads keep working. Only a restart makes it writable again.
 //
 // Lifetime: the Store owns the Env and the writer thread; destroying it
 // drains the queue, then joins the thread.
@@ -94,6 +95,8 @@ class Store {
   [[nodiscard]] StoreStats stats() const;
   // Cheap: no lock, no LMDB call. Any thread.
   [[nodiscard]] bool read_only() const { return read_only_flag_.load(std::memory_order_relaxed); }
+  // Why writes are refused (store_full naming the fix, or the failure).
+  [[nodiscard]] Error read_only_reason() const;
 
   struct Counts {
     std::size_t records = 0, by_seq = 0, origins = 0, ops = 0, audit = 0;

@@ -8,6 +8,10 @@
 
 namespace placemesh::tools {
 
+namespace {
+constexpr std::size_t body_bytes_max = 64 << 20;  // a board of thousands of centres is far below this
+}  // namespace
+
 std::optional<Url> parse_url(std::string_view text) {
   constexpr std::string_view scheme = "http://";
   if (text.substr(0, scheme.size()) != scheme) return std::nullopt;
@@ -99,7 +103,14 @@ HttpClient::Outcome HttpClient::attempt(std::string_view method, std::string_vie
     }
     buffer_.erase(0, header_end + 4);
     const auto length = response.headers.find("content-length");
-    read_body(length == response.headers.end() ? 0 : static_cast<std::size_t>(std::stoull(length->second)));
+    std::size_t body_length = 0;
+    if (length != response.headers.end()) {
+      const auto& text = length->second;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), body_length);
+      if (error != std::errc{} || end != text.data() + text.size() || body_length > body_bytes_max)
+        return fail(asio::error::invalid_argument, true);
+    }
+    read_body(body_length);
   };
   auto read_head = [&] {
     asio::async_read_until(socket_, asio::dynamic_buffer(buffer_), "\r\n\r\n", [&](std::error_code ec, std::size_t n) {

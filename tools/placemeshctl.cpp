@@ -98,7 +98,8 @@ int call(const Options& options, std::string_view method, const std::string& tar
   if (response.status / 100 != 2) {
     if (options.json_output) {
       std::printf("%s\n", response.body.c_str());
-    } else if (!parsed.is_discarded() && parsed.contains("message")) {
+    } else if (parsed.is_object() && parsed.contains("message") && parsed["message"].is_string() &&
+               parsed.contains("error") && parsed["error"].is_string()) {
       std::fprintf(stderr, "placemeshctl: refused (%d %s): %s\n", response.status,
                    parsed.value("error", std::string("error")).c_str(),
                    parsed["message"].get<std::string>().c_str());
@@ -109,74 +110,80 @@ int call(const Options& options, std::string_view method, const std::string& tar
   }
   if (options.json_output || parsed.is_discarded()) {
     std::printf("%s\n", response.body.c_str());
-  } else {
+    return exit_ok;
+  }
+  try {
     print(parsed);
+  } catch (const json::exception& error) {  // a node of another version, or not a node
+    std::fprintf(stderr, "placemeshctl: unexpected answer (%s); the raw answer follows\n%s\n", error.what(),
+                 response.body.c_str());
+    return exit_refused;
   }
   return exit_ok;
 }
 
 void print_status(const json& status) {
-  const auto& store = status["store"];
-  std::printf("node        %s (%s) in network %s, roster version %llu\n", status["node"].get<std::string>().c_str(),
-              status["role"].get<std::string>().c_str(), status["network"].get<std::string>().c_str(),
-              status["roster_version"].get<unsigned long long>());
-  std::printf("state       %s\n", status["state"].get<std::string>().c_str());
-  std::printf("origin      %s\n", status["origin"].get<std::string>().c_str());
-  std::printf("seq         %llu (%zu records)\n", status["seq"].get<unsigned long long>(),
-              status["records"].get<std::size_t>());
+  const auto& store = status.at("store");
+  std::printf("node        %s (%s) in network %s, roster version %llu\n", status.at("node").get<std::string>().c_str(),
+              status.at("role").get<std::string>().c_str(), status.at("network").get<std::string>().c_str(),
+              status.at("roster_version").get<unsigned long long>());
+  std::printf("state       %s\n", status.at("state").get<std::string>().c_str());
+  std::printf("origin      %s\n", status.at("origin").get<std::string>().c_str());
+  std::printf("seq         %llu (%zu records)\n", status.at("seq").get<unsigned long long>(),
+              status.at("records").get<std::size_t>());
   std::printf("store       %.1f MiB used of %.0f MiB map, %llu commits, %llu failed\n",
-              store["used_bytes"].get<double>() / (1 << 20), store["map_bytes"].get<double>() / (1 << 20),
-              store["commits"].get<unsigned long long>(), store["failed"].get<unsigned long long>());
+              store.at("used_bytes").get<double>() / (1 << 20), store.at("map_bytes").get<double>() / (1 << 20),
+              store.at("commits").get<unsigned long long>(), store.at("failed").get<unsigned long long>());
   std::printf("operations %llu applied, %llu replays, %llu refused; up %s\n",
-              status["operations"].get<unsigned long long>(), status["replays"].get<unsigned long long>(),
-              status["refusals"].get<unsigned long long>(), age(status["uptime_ms"].get<std::int64_t>()).c_str());
+              status.at("operations").get<unsigned long long>(), status.at("replays").get<unsigned long long>(),
+              status.at("refusals").get<unsigned long long>(), age(status.at("uptime_ms").get<std::int64_t>()).c_str());
 }
 
 void print_board(const json& board) {
-  const std::int64_t now = board["generated_at"].get<std::int64_t>();
-  std::printf("board of %s at node %s, %s\n\n", board["network"].get<std::string>().c_str(),
-              board["node"].get<std::string>().c_str(), clock_time(now).c_str());
+  const std::int64_t now = board.at("generated_at").get<std::int64_t>();
+  std::printf("board of %s at node %s, %s\n\n", board.at("network").get<std::string>().c_str(),
+              board.at("node").get<std::string>().c_str(), clock_time(now).c_str());
   std::printf("%-6s %-10s %-9s %6s %6s %6s %6s %6s %6s  %s\n", "CENTRE", "POOL", "CATEGORY", "DESIGN", "OPER",
               "OCC", "BLOCK", "RES", "FREE", "AS OF");
-  for (const auto& centre : board["centres"]) {
+  for (const auto& centre : board.at("centres")) {
     std::string as_of = "never heard from";
-    if (!centre["as_of"].is_null())
-      as_of = clock_time(centre["as_of"].get<std::int64_t>()) + " (" +
-              age(now - centre["as_of"].get<std::int64_t>()) + " ago)";
+    if (!centre.at("as_of").is_null())
+      as_of = clock_time(centre.at("as_of").get<std::int64_t>()) + " (" +
+              age(now - centre.at("as_of").get<std::int64_t>()) + " ago)";
     bool first = true;
-    for (const auto& pool : centre["pools"]) {
-      const std::int64_t available = pool["available"].get<std::int64_t>();
+    for (const auto& pool : centre.at("pools")) {
+      const std::int64_t available = pool.at("available").get<std::int64_t>();
       const std::string free = available < 0 ? "OVER " + std::to_string(-available) : std::to_string(available);
       std::printf("%-6s %-10s %-9s %6lld %6lld %6lld %6lld %6lld %6s  %s\n",
-                  first ? centre["centre"].get<std::string>().c_str() : "", pool["pool"].get<std::string>().c_str(),
-                  pool["category"].get<std::string>().c_str(), pool["design"].get<long long>(),
-                  pool["operational"].get<long long>(), pool["occupied"].get<long long>(),
-                  pool["blocked"].get<long long>(), pool["reserved"].get<long long>(), free.c_str(),
+                  first ? centre.at("centre").get<std::string>().c_str() : "", pool.at("pool").get<std::string>().c_str(),
+                  pool.at("category").get<std::string>().c_str(), pool.at("design").get<long long>(),
+                  pool.at("operational").get<long long>(), pool.at("occupied").get<long long>(),
+                  pool.at("blocked").get<long long>(), pool.at("reserved").get<long long>(), free.c_str(),
                   first ? as_of.c_str() : "");
       first = false;
     }
   }
   std::printf("\n%-17s %-9s %6s %6s %6s %6s %6s %6s\n", "TOTALS", "", "DESIGN", "OPER", "OCC", "BLOCK", "RES",
               "FREE");
-  for (const auto& [category, totals] : board["totals"].items())
+  for (const auto& [category, totals] : board.at("totals").items())
     std::printf("%-17s %-9s %6lld %6lld %6lld %6lld %6lld %6lld\n", "", category.c_str(),
-                totals["design"].get<long long>(), totals["operational"].get<long long>(),
-                totals["occupied"].get<long long>(), totals["blocked"].get<long long>(),
-                totals["reserved"].get<long long>(), totals["available"].get<long long>());
+                totals.at("design").get<long long>(), totals.at("operational").get<long long>(),
+                totals.at("occupied").get<long long>(), totals.at("blocked").get<long long>(),
+                totals.at("reserved").get<long long>(), totals.at("available").get<long long>());
 }
 
 void print_receipt(const json& receipt) {
-  const auto& after = receipt["after"];
-  const std::string operation = receipt["operation"].get<std::string>();
+  const auto& after = receipt.at("after");
+  const std::string operation = receipt.at("operation").get<std::string>();
   std::string what = operation == "operational"
-                         ? "set operational capacity to " + std::to_string(receipt["value"].get<long long>())
-                         : operation + " " + std::to_string(receipt["count"].get<long long>());
-  std::printf("%s at %s (op_id %s, seq %llu)\n", what.c_str(), receipt["pool"].get<std::string>().c_str(),
-              receipt["op_id"].get<std::string>().c_str(), receipt["seq"].get<unsigned long long>());
-  const long long available = after["available"].get<long long>();
+                         ? "set operational capacity to " + std::to_string(receipt.at("value").get<long long>())
+                         : operation + " " + std::to_string(receipt.at("count").get<long long>());
+  std::printf("%s at %s (op_id %s, seq %llu)\n", what.c_str(), receipt.at("pool").get<std::string>().c_str(),
+              receipt.at("op_id").get<std::string>().c_str(), receipt.at("seq").get<unsigned long long>());
+  const long long available = after.at("available").get<long long>();
   std::printf("now: %lld occupied, %lld blocked, %lld reserved of %lld operational: %s\n",
-              after["occupied"].get<long long>(), after["blocked"].get<long long>(),
-              after["reserved"].get<long long>(), after["operational"].get<long long>(),
+              after.at("occupied").get<long long>(), after.at("blocked").get<long long>(),
+              after.at("reserved").get<long long>(), after.at("operational").get<long long>(),
               available < 0 ? ("OVERBOOKED by " + std::to_string(-available)).c_str()
                             : (std::to_string(available) + " free").c_str());
 }
