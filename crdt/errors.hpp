@@ -32,7 +32,8 @@
   X(not_owner, "not the owner")                                                             \
   X(unknown_pool, "no such pool in the roster")                                             \
   X(busy, "the node is busy; retry with the same op_id")                                     \
-  X(op_id_reused, "this op_id was used for a different operation")
+  X(op_id_reused, "this op_id was used for a different operation")                          \
+  X(bad_signature, "the signature does not verify")
 
 namespace placemesh {
 

@@ -159,7 +159,7 @@ int run(Startup startup) {
 
   asio::io_context io(1);
   const std::int64_t started_ms = system_now_ms();
-  Replica replica(roster.value(), self.name, std::move(store).value(), std::move(loaded).value(), system_now_ms,
+  Replica replica(roster.value(), *startup.key, std::move(store).value(), std::move(loaded).value(), system_now_ms,
                   [&io](std::function<void()> work) { asio::post(io, std::move(work)); });
 
   auto api = HttpApi::start(io, config, replica, startup.tokens, started_ms);

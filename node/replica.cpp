@@ -6,6 +6,7 @@
 
 #include "crdt/limits.hpp"
 #include "crdt/operations.hpp"
+#include "net/record_signing.hpp"
 
 namespace placemesh {
 
@@ -67,17 +68,18 @@ Error reused(const std::string& op_id, const std::string& first) {
 
 }  // namespace
 
-Replica::Replica(Roster roster, std::string self, std::unique_ptr<Store> store, Loaded loaded, Clock clock,
+Replica::Replica(Roster roster, const SecretKey& key, std::unique_ptr<Store> store, Loaded loaded, Clock clock,
                  Post post)
     : roster_(std::move(roster)),
-      self_(roster_.find_node(self)),
+      key_(key),
+      self_(roster_.find_node(key.public_key())),
       store_(std::move(store)),
       ledger_(std::move(loaded.ledger)),
       writer_(store_->origin(), loaded.last_seq, loaded.last_hlc),
       origin_text_(to_string(store_->origin())),
       clock_(std::move(clock)),
       post_(std::move(post)) {
-  PM_REQUIRE(self_ != nullptr, "node not in the roster:", self);
+  PM_REQUIRE(self_ != nullptr, "node key not in the roster:", to_hex(key.public_key()));
   PM_REQUIRE(self_->key == store_->origin().key, "store of another node");
 }
 
@@ -229,7 +231,8 @@ void Replica::execute(OperationRequest request, Done done) {
   auto records = make_records(request, now);
   if (!records) return refuse(records.error());
   PM_ASSERT(!records.value().empty());
-  for (const auto& record : records.value()) {
+  for (auto& record : records.value()) {
+    sign_record(record, key_);
     auto applied = ledger_.apply_local(record);
     PM_ASSERT(applied.ok(), applied.ok() ? "" : applied.error().message());
   }
@@ -318,7 +321,8 @@ void Replica::stop() { stopping_ = true; }
 
 void Replica::heartbeat() {
   if (failed_ || stopping_ || store_->read_only() || in_flight_ >= limits::store_queue_max) return;
-  const Record record = placemesh::heartbeat(writer_, clock_());
+  Record record = placemesh::heartbeat(writer_, clock_());
+  sign_record(record, key_);
   auto applied = ledger_.apply_local(record);
   PM_ASSERT(applied.ok());
   Batch batch;

@@ -29,6 +29,7 @@
 #include "crdt/ledger.hpp"
 #include "crdt/operations.hpp"
 #include "crdt/writer.hpp"
+#include "net/identity.hpp"
 #include "node/roster.hpp"
 #include "node/store.hpp"
 
@@ -72,7 +73,8 @@ class Replica {
   using Clock = std::function<std::int64_t()>;  // ms since the Unix epoch
   using Done = std::function<void(OperationOutcome)>;
 
-  Replica(Roster roster, std::string self, std::unique_ptr<Store> store, Loaded loaded, Clock clock, Post post);
+  // `key` signs this node's records; it must outlive the Replica.
+  Replica(Roster roster, const SecretKey& key, std::unique_ptr<Store> store, Loaded loaded, Clock clock, Post post);
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
@@ -109,6 +111,7 @@ class Replica {
   void reload();
 
   Roster roster_;
+  const SecretKey& key_;
   const RosterNode* self_;
   std::unique_ptr<Store> store_;
   Ledger ledger_;

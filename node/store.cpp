@@ -6,6 +6,7 @@
 
 #include "crdt/limits.hpp"
 #include "net/record_codec.hpp"
+#include "net/record_signing.hpp"
 
 namespace placemesh {
 
@@ -440,6 +441,9 @@ Result<std::vector<std::string>> Store::verify() {
     if (record.origin == origin_ && record.seq > loaded.value().last_seq)
       problems.push_back("own record seq " + std::to_string(record.seq) + " is above the stored last seq " +
                          std::to_string(loaded.value().last_seq));
+    if (!record_signature_valid(record))
+      problems.push_back("record " + short_name(record.origin) + " seq " + std::to_string(record.seq) +
+                         " has a signature that does not verify");
     const Digest& digest = ledger.digest();
     auto known = digest.find(record.origin);
     if (known == digest.end() || (record.seq > known->second.through && !known->second.cloud.contains(record.seq)))

@@ -1,0 +1,41 @@
+#include "node/record_policy.hpp"
+
+#include "crdt/key.hpp"
+#include "net/record_signing.hpp"
+
+namespace placemesh {
+
+Status admissible(const Record& record, const Roster& roster) {
+  const RosterNode* signer = roster.find_node(record.origin.key);
+  if (signer == nullptr)
+    return make_error(Code::not_owner, "origin " + short_name(record.origin) + " is not in roster version " +
+                                           std::to_string(roster.version));
+  if (!record_signature_valid(record))
+    return make_error(Code::bad_signature, "record " + to_string(record.key) + " seq " + std::to_string(record.seq) +
+                                               " claims to come from " + signer->name);
+  if (record.key.field == Field::heartbeat) return Ok{};
+  const auto pool = roster.find_pool(record.key.pool);
+  if (!pool)
+    return make_error(Code::not_owner, signer->name + " wrote " + to_string(record.key) + ", a pool not in roster "
+                                                                                          "version " +
+                                           std::to_string(roster.version));
+  const bool owner = pool->first == signer;
+  switch (record.key.field) {
+    case Field::occupied:
+    case Field::blocked:
+    case Field::operational:
+      if (owner) return Ok{};
+      break;
+    case Field::rights:
+    case Field::used:
+    case Field::reservation:
+      if (owner || signer->role == NodeRole::hq) return Ok{};
+      break;
+    case Field::heartbeat:
+      return Ok{};
+  }
+  return make_error(Code::not_owner, signer->name + " may not write " + to_string(record.key) + " (" +
+                                         record.key.pool + " belongs to " + pool->first->name + ")");
+}
+
+}  // namespace placemesh

@@ -1,0 +1,21 @@
+#pragma once
+// Which records a node merges from the mesh (DESIGN §4.1, §4.2): a record
+// must carry a valid signature of its origin, the origin must be in the
+// roster, and it may only speak for what that node owns:
+//
+//   occupied, blocked, operational   the centre that owns the pool
+//   rights, used, reservation        an hq node, or the centre that owns the pool
+//   heartbeat                        any member
+//
+// A record that fails is counted and dropped; it never reaches the ledger.
+
+#include "crdt/record.hpp"
+#include "crdt/result.hpp"
+#include "node/roster.hpp"
+
+namespace placemesh {
+
+// Ok, or bad_signature / not_owner saying who signed what.
+[[nodiscard]] Status admissible(const Record& record, const Roster& roster);
+
+}  // namespace placemesh
