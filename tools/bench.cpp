@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "node/lmdb.hpp"
+#include "tools/bench_crypto.hpp"
 #include "tools/local_network.hpp"
 
 extern char** environ;
@@ -293,7 +294,14 @@ int main(int argc, char** argv) {
   app.add_option("--clients", clients, "concurrent clients for throughput")->capture_default_str();
   app.add_option("--seconds", seconds, "duration of each throughput round")->capture_default_str();
   app.add_flag("--no-redis", skip_redis, "skip Redis (when redis-server is not installed)");
+  std::string only;
+  app.add_option("--only", only, "run one part: node (the durable node) or crypto (links and signatures)")
+      ->check(CLI::IsMember({"node", "crypto"}));
   CLI11_PARSE(app, argc, argv);
+  if (only == "crypto") {
+    tools::run_crypto_bench(rounds, 0.3);
+    return 0;
+  }
 
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -421,5 +429,9 @@ int main(int argc, char** argv) {
               mib(loaded_rss.file_kib));
   node.daemon->signal(SIGTERM);
   (void)node.daemon->wait_exit(std::chrono::seconds(30));
+  if (only.empty()) {
+    std::printf("\n");
+    tools::run_crypto_bench(rounds, 0.3);
+  }
   return 0;
 }
