@@ -14,6 +14,7 @@
 #   nlohmann-json3-dev            API bodies
 #   libspdlog-dev                 logs
 #   libcli11-dev                  command lines of placemeshd and placemeshctl
+#   clang-14 libclang-rt-14-dev   libFuzzer targets (tests/fuzz/run.sh)
 #
 # With --bench, also what tools/placemesh-bench compares against:
 #   redis-server                  Redis with appendfsync always (BENCHMARKS.md)
@@ -21,7 +22,7 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto libcapnp-dev liblmdb-dev
           lmdb-utils libsodium-dev libasio-dev librestinio-dev libhttp-parser-dev libfmt-dev
-          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev)
+          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev clang-14 libclang-rt-14-dev)
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(redis-server) ;;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds placemesh and runs every test, twice: a normal build, then one with
-# AddressSanitizer + UBSan. Installs the Debian packages it needs first.
+# AddressSanitizer + UBSan; then runs each libFuzzer target for a short
+# while. Installs the Debian packages it needs first.
 #
 #   ./tests/run.sh                 everything (what CI runs)
-#   ./tests/run.sh --no-sanitize   skip the sanitizer build (refused in CI)
+#   ./tests/run.sh --no-sanitize   skip the sanitizer build and fuzzing (refused in CI)
 #   ./tests/run.sh -R ledger       pass ctest options through (both builds)
 #
 # Environment: BUILD_DIR (default ./build), JOBS (default nproc),
-# RC_PARAMS (RapidCheck, default max_success=300).
+# RC_PARAMS (RapidCheck, default max_success=300), FUZZ_SECONDS (per target, 15).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +19,7 @@ ctest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-sanitize) sanitize=0 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) ctest_args+=("$1") ;;
   esac
   shift
@@ -51,7 +52,8 @@ start=$(date +%s)
 run_build normal "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "$sanitize" = 1 ]; then
   run_build sanitizer "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DPLACEMESH_SANITIZE=ON
+  "$root/tests/fuzz/run.sh" "${FUZZ_SECONDS:-15}"
 else
-  echo "==> sanitizer build skipped (--no-sanitize)"
+  echo "==> sanitizer build and fuzzing skipped (--no-sanitize)"
 fi
 echo "==> all tests passed in $(( $(date +%s) - start )) s"
