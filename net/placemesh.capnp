@@ -52,3 +52,12 @@ struct SignedRecord {
   body @0 :RecordBody;
   signature @1 :Data;  # Ed25519 over the canonical bytes of body, 64 bytes
 }
+
+# One message on a link, the plaintext of one sealed frame (net/PROTOCOL.md).
+# The gossip of records joins this union with the replication work.
+struct LinkMessage {
+  union {
+    rosterVersion @0 :UInt64;  # the roster version the sender runs (sent when a link comes up)
+    roster @1 :Text;           # a signed roster, sent to a peer that runs an older version
+  }
+}

@@ -50,7 +50,7 @@ std::string board_json(const Replica& replica) {
   for (const auto& [category, figures] : board.totals) totals[std::string(category_name(category))] = totals_json(figures);
   totals["national"] = totals_json(board.national);
   nlohmann::json json = {{"generated_at", now},
-                         {"node", replica.self().name},
+                         {"node", replica.name()},
                          {"network", replica.roster().network},
                          {"roster_version", replica.roster().version},
                          {"centres", centres},
@@ -58,10 +58,10 @@ std::string board_json(const Replica& replica) {
   return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string status_json(const Replica& replica, std::int64_t started_ms) {
+std::string status_json(const Replica& replica, std::int64_t started_ms, const std::optional<MeshStatus>& mesh) {
   const ReplicaStatus status = replica.status();
   nlohmann::json json = {{"node", status.node},
-                         {"role", role_name(replica.self().role)},
+                         {"role", role_name(replica.role())},
                          {"network", replica.roster().network},
                          {"roster_version", replica.roster().version},
                          {"origin", to_string(status.origin)},
@@ -83,7 +83,21 @@ std::string status_json(const Replica& replica, std::int64_t started_ms) {
                            {"failed", status.store.failed},
                            {"commit_micros_total", status.store.commit_micros_total},
                            {"read_only", status.store.read_only}}}};
-  return json.dump();
+  if (mesh) {
+    nlohmann::json peers = nlohmann::json::array();
+    for (const auto& peer : mesh->peers)
+      peers.push_back({{"name", peer.name},
+                       {"state", peer.state},
+                       {"remote", peer.remote},
+                       {"up_since_ms", optional_ms(peer.up_since_ms)},
+                       {"last_contact_ms", optional_ms(peer.last_contact_ms)},
+                       {"messages_sent", peer.messages_sent},
+                       {"messages_received", peer.messages_received},
+                       {"dropped", peer.dropped}});
+    json["peers"] = peers;
+    json["rejections"] = mesh->rejections;
+  }
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string error_json(const Error& error, std::string_view field) {

@@ -32,7 +32,9 @@ restinio::http_status_line_t status_line(Code code) {
     case Code::total_overflow:
     case Code::invalid_key:
     case Code::invalid_value:
-    case Code::invalid_record: return restinio::status_bad_request();
+    case Code::invalid_record:
+    case Code::bad_config:
+    case Code::bad_signature: return restinio::status_bad_request();
     case Code::nothing_to_remove:
     case Code::op_id_reused: return restinio::status_conflict();
     case Code::unauthorized: return restinio::status_unauthorized();
@@ -75,6 +77,8 @@ struct HttpApi::Impl {
   const Tokens& tokens;
   std::size_t body_bytes_max;
   std::int64_t started_ms;
+  Mesh* mesh;
+  const Config& config;
   std::unique_ptr<Server> server;
   std::uint16_t port = 0;
   std::uint64_t requests = 0;
@@ -136,7 +140,17 @@ struct HttpApi::Impl {
               error_json(make_error(Code::malformed, std::string(path) + " accepts GET only")));
       } else {
         reply(request, restinio::status_ok(),
-              parts[1] == "board" ? board_json(replica) : status_json(replica, started_ms));
+              parts[1] == "board" ? board_json(replica)
+                                  : status_json(replica, started_ms, mesh ? std::optional(mesh->status()) : std::nullopt));
+      }
+      return restinio::request_accepted();
+    }
+    if (parts.size() == 2 && parts[1] == "roster") {
+      if (method != restinio::http_method_post()) {
+        reply(request, restinio::status_method_not_allowed(),
+              error_json(make_error(Code::malformed, "/v1/roster accepts POST only")));
+      } else {
+        install_roster(request, *token);
       }
       return restinio::request_accepted();
     }
@@ -152,6 +166,22 @@ struct HttpApi::Impl {
     reply(request, restinio::status_not_found(),
           error_json(make_error(Code::malformed, "no such path: " + std::string(path) + " (see docs/api.md)")));
     return restinio::request_accepted();
+  }
+
+  // POST /v1/roster: the body is a signed roster (node/ROSTER.md).
+  void install_roster(const Request& request, const Token& token) {
+    if (token.role != TokenRole::admin)
+      return fail(request, make_error(Code::forbidden, "installing a roster needs an admin token"));
+    auto installed = replica.install_roster(std::string(request->body()), config.admin_key);
+    if (!installed) return fail(request, installed.error());
+    if (installed.value() && mesh != nullptr) mesh->roster_changed();
+    reply(request, restinio::status_ok(),
+          nlohmann::json{{"ok", true},
+                         {"installed", installed.value()},
+                         {"version", replica.roster().version},
+                         {"message", installed.value() ? "installed; passing it on to the peers"
+                                                       : "not newer than the roster this node runs; nothing changed"}}
+              .dump());
   }
 
   void operation(const Request& request, const Token& token, const std::vector<std::string_view>& parts) {
@@ -241,8 +271,9 @@ struct HttpApi::Impl {
 };
 
 Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Config& config, Replica& replica,
-                                                 const Tokens& tokens, std::int64_t started_ms) {
-  auto impl = std::make_unique<Impl>(Impl{io, replica, tokens, config.body_bytes_max, started_ms, nullptr, 0, 0});
+                                                 const Tokens& tokens, std::int64_t started_ms, Mesh* mesh) {
+  auto impl = std::make_unique<Impl>(
+      Impl{io, replica, tokens, config.body_bytes_max, started_ms, mesh, config, nullptr, 0, 0});
   Impl* self = impl.get();
   restinio::server_settings_t<ApiTraits> settings;
   settings.port(config.api_listen.port)
@@ -253,7 +284,8 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Conf
       .handle_request_timeout(std::chrono::seconds(60))
       .max_parallel_connections(connections_max)
       .incoming_http_msg_limits(
-          restinio::incoming_http_msg_limits_t{}.max_body_size(config.body_bytes_max * hard_body_bytes_factor))
+          restinio::incoming_http_msg_limits_t{}.max_body_size(
+              std::max(config.body_bytes_max * hard_body_bytes_factor, roster_bytes_max)))
       .socket_options_setter([](auto& options) { options.set_option(asio::ip::tcp::no_delay(true)); })
       .acceptor_post_bind_hook([self](asio::ip::tcp::acceptor& acceptor) {
         std::error_code ec;

@@ -6,6 +6,7 @@
 //   GET  /healthz                                 no token
 //   GET  /v1/status, /v1/board                    viewer and up
 //   POST /v1/pools/{centre}/{unit}/{operation}    operator of that centre, admin
+//   POST /v1/roster                               admin: install a newer signed roster
 //
 // Lifetime: close() stops accepting; connections still open may send more
 // requests, which the replica refuses once stop() was called. The
@@ -16,6 +17,7 @@
 #include <memory>
 
 #include "node/config.hpp"
+#include "node/mesh.hpp"
 #include "node/replica.hpp"
 #include "node/tokens.hpp"
 
@@ -24,9 +26,10 @@ namespace placemesh {
 class HttpApi {
  public:
   // Binds and listens at once (bad_config naming api_listen when it cannot).
+  // `mesh` may be null (no links: tests of the API alone).
   [[nodiscard]] static Result<std::unique_ptr<HttpApi>> start(asio::io_context& io, const Config& config,
                                                               Replica& replica, const Tokens& tokens,
-                                                              std::int64_t started_ms);
+                                                              std::int64_t started_ms, Mesh* mesh);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;

@@ -24,6 +24,7 @@
 #include "net/identity.hpp"
 #include "node/config.hpp"
 #include "node/http_api.hpp"
+#include "node/mesh.hpp"
 #include "node/replica.hpp"
 #include "node/roster.hpp"
 #include "node/roster_signature.hpp"
@@ -90,7 +91,12 @@ Result<Startup> prepare(const std::filesystem::path& config_file) {
 // Picks the roster to run with: the file's if it is newer than the one the
 // store accepted before (and installs it), the installed one otherwise: a
 // node never goes back to an older roster.
-Result<Roster> choose_roster(Store& store, const Startup& startup) {
+struct Chosen {
+  Roster roster;
+  std::string text;
+};
+
+Result<Chosen> choose_roster(Store& store, const Startup& startup) {
   auto installed_text = store.installed_roster();
   if (!installed_text) return installed_text.error();
   const Roster& file = startup.roster;
@@ -108,14 +114,14 @@ Result<Roster> choose_roster(Store& store, const Startup& startup) {
       spdlog::warn("roster file {} has version {}, older than the installed version {}: using version {}",
                    startup.config.roster_file.string(), file.version, installed.value().version,
                    installed.value().version);
-      return installed;
+      return Chosen{std::move(installed).value(), *installed_text.value()};
     }
     if (file.version == installed.value().version) {
       if (*installed_text.value() != startup.roster_text)
         spdlog::warn("roster file {} differs from the installed roster of the same version {}: using the installed "
                      "one; sign changes with a higher version",
                      startup.config.roster_file.string(), file.version);
-      return installed;
+      return Chosen{std::move(installed).value(), *installed_text.value()};
     }
     spdlog::info("installing roster version {} (was version {})", file.version, installed.value().version);
   } else {
@@ -124,7 +130,7 @@ Result<Roster> choose_roster(Store& store, const Startup& startup) {
   Batch batch;
   batch.roster = startup.roster_text;
   if (auto status = store.write(std::move(batch)); !status) return status.error();
-  return file;
+  return Chosen{file, startup.roster_text};
 }
 
 int run(Startup startup) {
@@ -142,11 +148,11 @@ int run(Startup startup) {
     spdlog::critical("{}", roster.error().message());
     return exit_config;
   }
-  if (auto status = check_membership(roster.value(), config, *startup.key, "installed roster"); !status) {
+  if (auto status = check_membership(roster.value().roster, config, *startup.key, "installed roster"); !status) {
     spdlog::critical("{}", status.error().message());
     return exit_config;
   }
-  const RosterNode self = *roster.value().find_node(config.node);
+  const RosterNode self = *roster.value().roster.find_node(config.node);
   auto loaded = store.value()->load();
   if (!loaded) {
     spdlog::critical("reading the store in {}: {}", config.data_dir.string(), loaded.error().message());
@@ -154,23 +160,28 @@ int run(Startup startup) {
   }
   const Origin origin = store.value()->origin();
   spdlog::info("node {} ({}) of network {}, roster version {}: origin {}, {} records, last seq {}", self.name,
-               role_name(self.role), roster.value().network, roster.value().version, short_name(origin),
+               role_name(self.role), roster.value().roster.network, roster.value().roster.version, short_name(origin),
                loaded.value().ledger.record_count(), loaded.value().last_seq);
 
   asio::io_context io(1);
   const std::int64_t started_ms = system_now_ms();
-  Replica replica(roster.value(), *startup.key, std::move(store).value(), std::move(loaded).value(), system_now_ms,
+  Replica replica(std::move(roster.value().roster), std::move(roster.value().text), *startup.key, std::move(store).value(), std::move(loaded).value(), system_now_ms,
                   [&io](std::function<void()> work) { asio::post(io, std::move(work)); });
 
-  auto api = HttpApi::start(io, config, replica, startup.tokens, started_ms);
+  Mesh mesh(io, config, *startup.key, replica);
+  if (auto status = mesh.start(); !status) {
+    spdlog::critical("{}", status.error().message());
+    return exit_failed;
+  }
+  spdlog::info("gossip listening on {}; {} peers in the roster", config.gossip_listen.to_string(),
+               replica.roster().nodes.size() - 1);
+  auto api = HttpApi::start(io, config, replica, startup.tokens, started_ms, &mesh);
   if (!api) {
     spdlog::critical("{}", api.error().message());
     return exit_failed;
   }
   spdlog::info("API listening on http://{} ({} tokens)", Endpoint{config.api_listen.host, api.value()->port()}.to_string(),
                startup.tokens.size());
-  spdlog::info("gossip address {} is reserved for the mesh; this build runs the node standalone",
-               config.gossip_listen.to_string());
 
   asio::steady_timer heartbeat(io);
   std::function<void()> beat = [&] {
@@ -210,6 +221,7 @@ int run(Startup startup) {
     replica.stop();
     heartbeat.cancel();
     api.value()->close();
+    mesh.stop();
     signals.async_wait(on_signal);
     wait_for_drain();
   };

@@ -7,6 +7,7 @@
 #include "crdt/limits.hpp"
 #include "crdt/operations.hpp"
 #include "net/record_signing.hpp"
+#include "node/roster_signature.hpp"
 
 namespace placemesh {
 
@@ -68,11 +69,14 @@ Error reused(const std::string& op_id, const std::string& first) {
 
 }  // namespace
 
-Replica::Replica(Roster roster, const SecretKey& key, std::unique_ptr<Store> store, Loaded loaded, Clock clock,
-                 Post post)
+Replica::Replica(Roster roster, std::string roster_text, const SecretKey& key, std::unique_ptr<Store> store,
+                 Loaded loaded, Clock clock, Post post)
     : roster_(std::move(roster)),
+      roster_text_(std::move(roster_text)),
       key_(key),
       self_(roster_.find_node(key.public_key())),
+      name_(self_ ? self_->name : std::string()),
+      role_(self_ ? self_->role : NodeRole::centre),
       store_(std::move(store)),
       ledger_(std::move(loaded.ledger)),
       writer_(store_->origin(), loaded.last_seq, loaded.last_hlc),
@@ -218,6 +222,9 @@ void Replica::execute(OperationRequest request, Done done) {
   const auto found = roster_.find_pool(request.pool);
   if (!found) return refuse(make_error(Code::unknown_pool, "\"" + request.pool + "\" is not in roster version " +
                                                                std::to_string(roster_.version)));
+  if (self_ == nullptr)
+    return refuse(make_error(Code::not_owner, "this node is no longer in roster version " +
+                                                  std::to_string(roster_.version)));
   if (found->first != self_)
     return refuse(make_error(Code::not_owner, request.pool + " belongs to node " + found->first->name +
                                                   "; send the operation to that node"));
@@ -335,16 +342,36 @@ void Replica::heartbeat() {
   });
 }
 
+Result<bool> Replica::install_roster(const std::string& text, const PublicKey& admin) {
+  if (auto status = verify_roster(text, admin, "offered"); !status) return status.error();
+  auto roster = parse_roster(text, "offered roster");
+  if (!roster) return roster.error();
+  if (roster.value().network != roster_.network)
+    return make_error(Code::bad_config, "an offered roster is for network \"" + roster.value().network +
+                                            "\", this node is in \"" + roster_.network + "\"");
+  if (roster.value().version <= roster_.version) return false;
+  Batch batch;
+  batch.roster = text;
+  if (auto status = store_->write(std::move(batch)); !status) return status.error();
+  spdlog::info("installed roster version {} (was {}): {} nodes, {} revoked", roster.value().version, roster_.version,
+               roster.value().nodes.size(), roster.value().revoked.size());
+  roster_ = std::move(roster).value();
+  roster_text_ = text;
+  self_ = roster_.find_node(key_.public_key());
+  if (self_ == nullptr) spdlog::error("this node is not in roster version {}: it refuses writes", roster_.version);
+  return true;
+}
+
 Board Replica::board() const { return derive_board(ledger_, roster_.board_spec(), clock_()); }
 
 std::optional<std::int64_t> Replica::last_heard_ms(const PublicKey& key) const {
-  if (key == self_->key) return clock_();
+  if (key == key_.public_key()) return clock_();
   return std::nullopt;  // peers arrive with the replication issue
 }
 
 ReplicaStatus Replica::status() const {
   ReplicaStatus status;
-  status.node = self_->name;
+  status.node = name_;
   status.origin = writer_.origin();
   status.seq = writer_.last_seq();
   status.records = ledger_.record_count();

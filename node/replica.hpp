@@ -74,7 +74,9 @@ class Replica {
   using Done = std::function<void(OperationOutcome)>;
 
   // `key` signs this node's records; it must outlive the Replica.
-  Replica(Roster roster, const SecretKey& key, std::unique_ptr<Store> store, Loaded loaded, Clock clock, Post post);
+  // `roster_text` is the signed text of `roster`, forwarded to peers.
+  Replica(Roster roster, std::string roster_text, const SecretKey& key, std::unique_ptr<Store> store, Loaded loaded,
+          Clock clock, Post post);
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
@@ -93,7 +95,16 @@ class Replica {
   [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
   [[nodiscard]] ReplicaStatus status() const;
   [[nodiscard]] const Roster& roster() const { return roster_; }
-  [[nodiscard]] const RosterNode& self() const { return *self_; }
+  [[nodiscard]] const std::string& roster_text() const { return roster_text_; }
+  // Installs a signed roster if `admin` signed it and it is newer than the
+  // current one (true), keeps the current one if not newer (false), or says
+  // why it is refused. Writes it to the store before using it (a blocking
+  // commit on the io thread: rosters change rarely).
+  [[nodiscard]] Result<bool> install_roster(const std::string& text, const PublicKey& admin);
+  // True while this node is in its own roster (a removed node stops writing).
+  [[nodiscard]] bool enrolled() const { return self_ != nullptr; }
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] NodeRole role() const { return role_; }
   [[nodiscard]] std::int64_t now_ms() const { return clock_(); }
   // Operations waiting for the store.
   [[nodiscard]] std::size_t in_flight() const { return in_flight_; }
@@ -111,8 +122,11 @@ class Replica {
   void reload();
 
   Roster roster_;
+  std::string roster_text_;
   const SecretKey& key_;
-  const RosterNode* self_;
+  const RosterNode* self_;  // null once a roster no longer lists this node
+  std::string name_;
+  NodeRole role_;
   std::unique_ptr<Store> store_;
   Ledger ledger_;
   Writer writer_;

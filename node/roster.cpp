@@ -40,6 +40,12 @@ BoardSpec Roster::board_spec() const {
   return spec;
 }
 
+bool Roster::is_revoked(const PublicKey& key) const {
+  for (const auto& revoked_key : revoked)
+    if (revoked_key == key) return true;
+  return false;
+}
+
 Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t bytes_max, Code code) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
@@ -110,7 +116,7 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
   if (!parsed) return parsed.error();
   const toml::table& root = parsed.value();
   toml_fields::Fields fields("roster " + source);
-  fields.unknown_keys(root, {"network", "version", "node", "signature"}, "");
+  fields.unknown_keys(root, {"network", "version", "node", "revoked", "signature"}, "");
   Roster roster;
   if (auto network = fields.string(root, "network", "network", true, "a network id such as \"be-ibz-return\"")) {
     if (network->empty() || network->size() > 64) fields.problem("network", "expected 1 to 64 characters");
@@ -162,6 +168,24 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
       if (node.role == NodeRole::hq && !node.pools.empty())
         fields.problem(at + ".pool", "an hq node owns no pools");
       roster.nodes.push_back(std::move(node));
+    }
+  }
+  if (const auto* revoked = root.get("revoked")) {
+    const auto* array = revoked->as_array();
+    if (array == nullptr) fields.problem("revoked", "expected a list of public keys (64 hex digits each)");
+    std::size_t at = 0;
+    if (array != nullptr) {
+      for (const auto& element : *array) {
+        const std::string where = "revoked[" + std::to_string(at++) + "]";
+        const auto* entry = element.as_string();
+        auto key = entry ? public_key_from_hex(entry->get()) : std::nullopt;
+        if (!key) {
+          fields.problem(where, "expected 64 hex digits (an Ed25519 public key)");
+          continue;
+        }
+        if (roster.find_node(*key) != nullptr) fields.problem(where, "a revoked key is still listed as a node");
+        roster.revoked.push_back(*key);
+      }
     }
   }
   if (auto status = fields.result(Code::bad_config); !status) return status.error();

@@ -35,12 +35,14 @@ struct Roster {
   std::string network;
   std::uint64_t version = 0;
   std::vector<RosterNode> nodes;
+  std::vector<PublicKey> revoked;  // keys that must never link again
 
   [[nodiscard]] const RosterNode* find_node(std::string_view name) const;
   [[nodiscard]] const RosterNode* find_node(const PublicKey& key) const;
   // The pool "CENTRE/unit" and the node that owns it, if any.
   [[nodiscard]] std::optional<std::pair<const RosterNode*, const PoolSpec*>> find_pool(std::string_view id) const;
   [[nodiscard]] BoardSpec board_spec() const;
+  [[nodiscard]] bool is_revoked(const PublicKey& key) const;
 };
 
 // Limits of a roster, checked when it is read.

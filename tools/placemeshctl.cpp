@@ -525,6 +525,21 @@ int main(int argc, char** argv) {
     rc = exit_ok;  // showing an unsigned roster is not a failure
   });
 
+  auto* roster_push_command =
+      roster->add_subcommand("push", "hand a newer signed roster to a node (admin token); it passes it on to the mesh");
+  roster_push_command->add_option("--in", roster_in, "signed roster")->required();
+  roster_push_command->callback([&] {
+    auto text = read_small_file(roster_in, roster_bytes_max, Code::bad_config);
+    if (!text) {
+      rc = fail(text.error());
+      return;
+    }
+    rc = call(options, "POST", "/v1/roster", text.value(), [](const json& answer) {
+      std::printf("%s (roster version %llu)\n", answer.at("message").get<std::string>().c_str(),
+                  answer.at("version").get<unsigned long long>());
+    });
+  });
+
   std::string quickstart_out;
   int base_port = 8400;
   auto* quickstart_command = app.add_subcommand(

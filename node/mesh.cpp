@@ -1,0 +1,253 @@
+#include "node/mesh.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/connect.hpp>
+
+#include "net/link_codec.hpp"
+
+namespace placemesh {
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string host_of(const std::string& remote) { return remote.substr(0, remote.rfind(':')); }
+
+}  // namespace
+
+Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key, Replica& replica)
+    : io_(io), config_(config), key_(key), replica_(replica), acceptor_(io), jitter_(std::random_device{}()) {
+  events_.up = [this](const std::shared_ptr<net::Link>& link) { on_up(link); };
+  events_.message = [this](const std::shared_ptr<net::Link>& link, net::Bytes message) {
+    on_message(link, std::move(message));
+  };
+  events_.down = [this](const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason,
+                        const std::string& why) { on_down(link, reason, why); };
+}
+
+Mesh::~Mesh() { stop(); }
+
+net::Link::Settings Mesh::settings(net::Handshake::Role role, std::optional<PublicKey> expected) const {
+  return net::Link::Settings{
+      role,
+      net::Signer::of(key_),
+      replica_.roster().network,
+      [this](const PublicKey& peer) {
+        if (peer == key_.public_key()) return net::KeyStatus::unknown;  // a node does not link to itself
+        if (replica_.roster().find_node(peer) != nullptr) return net::KeyStatus::member;
+        return replica_.roster().is_revoked(peer) ? net::KeyStatus::revoked : net::KeyStatus::unknown;
+      },
+      expected,
+      std::chrono::milliseconds(limits::handshake_timeout_ms)};
+}
+
+Status Mesh::start() {
+  std::error_code ec;
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(config_.gossip_listen.host, ec),
+                                         config_.gossip_listen.port);
+  if (!ec) acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error(Code::bad_config,
+                      "gossip_listen = \"" + config_.gossip_listen.to_string() + "\": cannot listen: " + ec.message());
+  accept();
+  dial_all();
+  return Ok{};
+}
+
+void Mesh::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  std::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& link : handshaking_) link->close("stopping");
+  handshaking_.clear();
+  for (auto& [key, peer] : peers_) {
+    if (peer.timer) peer.timer->cancel();
+    if (peer.link) peer.link->close("stopping");
+    if (peer.dialling) peer.dialling->close("stopping");
+  }
+}
+
+void Mesh::accept() {
+  acceptor_.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
+    if (stopped_) return;
+    if (!ec && handshaking_.size() < limits::peers_max) {
+      handshaking_.push_back(net::Link::start(std::move(socket), settings(net::Handshake::Role::responder, {}),
+                                              events_));
+    }
+    accept();
+  });
+}
+
+bool Mesh::should_dial(const PublicKey& key) const { return key != key_.public_key() && key_.public_key() < key; }
+
+void Mesh::dial_all() {
+  for (const auto& node : replica_.roster().nodes) {
+    if (!should_dial(node.key)) continue;
+    Peer& peer = peers_[node.key];
+    const bool waiting = peer.timer && peer.timer->expiry() > asio::steady_timer::clock_type::now();
+    if (!peer.link && !peer.dialling && !waiting) dial(node.key);
+  }
+}
+
+void Mesh::dial(const PublicKey& key) {
+  if (stopped_) return;
+  const RosterNode* node = replica_.roster().find_node(key);
+  if (node == nullptr) return;  // removed from the roster meanwhile
+  const auto endpoint = parse_endpoint(node->address);
+  if (!endpoint) {
+    count_rejection("bad_address", node->name);
+    return schedule_redial(key);
+  }
+  std::error_code ec;
+  const asio::ip::tcp::endpoint target(asio::ip::make_address(endpoint->host, ec), endpoint->port);
+  auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
+  Peer& peer = peers_[key];
+  if (!peer.timer) peer.timer = std::make_unique<asio::steady_timer>(io_);
+  socket->async_connect(target, [this, socket, key](std::error_code connect_ec) {
+    if (stopped_) return;
+    if (connect_ec) return schedule_redial(key);
+    Peer& dialled = peers_[key];
+    dialled.dialling = net::Link::start(std::move(*socket), settings(net::Handshake::Role::initiator, key), events_);
+  });
+}
+
+void Mesh::schedule_redial(const PublicKey& key) {
+  if (stopped_ || !should_dial(key) || replica_.roster().find_node(key) == nullptr) return;
+  Peer& peer = peers_[key];
+  if (!peer.timer) peer.timer = std::make_unique<asio::steady_timer>(io_);
+  // Capped exponential backoff, ±25 % jitter so that restarted nodes do not
+  // all dial in step.
+  std::uniform_real_distribution<double> spread(0.75, 1.25);
+  const auto delay = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(peer.delay_ms) * spread(jitter_)));
+  peer.delay_ms = std::min(peer.delay_ms * 2, redial_delay_max_ms);
+  peer.timer->expires_after(delay);
+  peer.timer->async_wait([this, key](std::error_code ec) {
+    if (ec || stopped_) return;
+    Peer& again = peers_[key];
+    if (!again.link && !again.dialling) dial(key);
+  });
+}
+
+void Mesh::send(Peer& peer, const LinkMessage& message) {
+  if (!peer.link || !peer.link->is_up()) return;
+  if (peer.link->send(encode_link_message(message))) ++peer.sent;
+}
+
+void Mesh::on_up(const std::shared_ptr<net::Link>& link) {
+  std::erase(handshaking_, link);
+  const RosterNode* node = replica_.roster().find_node(link->peer());
+  Peer& peer = peers_[link->peer()];
+  if (peer.dialling == link) peer.dialling.reset();
+  if (peer.link && peer.link != link) peer.link->close("replaced by a newer link");
+  peer.link = link;
+  peer.delay_ms = redial_delay_min_ms;
+  peer.up_since_ms = now_ms();
+  peer.last_contact_ms = peer.up_since_ms;
+  spdlog::info("link up with {} ({}, {})", node ? node->name : short_name(Origin{link->peer(), 0}), link->remote(),
+               link->role() == net::Handshake::Role::initiator ? "dialled" : "accepted");
+  send(peer, RosterVersion{replica_.roster().version});
+}
+
+void Mesh::on_message(const std::shared_ptr<net::Link>& link, net::Bytes bytes) {
+  Peer& peer = peers_[link->peer()];
+  if (peer.link != link) return;
+  ++peer.received;
+  peer.last_contact_ms = now_ms();
+  auto message = decode_link_message(bytes);
+  if (!message) {
+    count_rejection("garbled_message", link->remote());
+    return link->close("a message that does not decode");
+  }
+  if (const auto* version = std::get_if<RosterVersion>(&message.value())) {
+    if (version->version < replica_.roster().version) send(peer, RosterText{replica_.roster_text()});
+    return;
+  }
+  const auto& offered = std::get<RosterText>(message.value());
+  auto installed = replica_.install_roster(offered.text, config_.admin_key);
+  if (!installed) {
+    count_rejection("bad_roster", link->remote());
+    spdlog::warn("a roster offered by {} was refused: {}", link->remote(), installed.error().message());
+    return;
+  }
+  if (installed.value()) roster_changed();
+}
+
+void Mesh::on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason, const std::string& why) {
+  std::erase(handshaking_, link);
+  if (reason) count_rejection(std::string(net::reject_name(*reason)), link->remote());
+  else if (why == "handshake timeout") count_rejection("handshake_timeout", link->remote());
+  for (auto& [key, peer] : peers_) {
+    if (peer.link == link) {
+      peer.link.reset();
+      peer.up_since_ms.reset();
+      const RosterNode* node = replica_.roster().find_node(key);
+      if (!stopped_)
+        spdlog::info("link down with {}: {}", node ? node->name : short_name(Origin{key, 0}), why);
+      schedule_redial(key);
+    } else if (peer.dialling == link) {
+      peer.dialling.reset();
+      schedule_redial(key);
+    }
+  }
+}
+
+void Mesh::count_rejection(const std::string& reason, const std::string& who) {
+  ++rejections_[reason];
+  const std::string log_key = host_of(who) + " " + reason;
+  const std::int64_t now = now_ms();
+  auto& last = last_logged_ms_[log_key];
+  if (last != 0 && now - last < rejection_log_interval_ms) return;  // at most once a minute per peer and reason
+  last = now;
+  spdlog::warn("refused a link from {}: {} ({} so far; logged at most once a minute)", who, reason,
+               rejections_[reason]);
+}
+
+void Mesh::roster_changed() {
+  for (auto& [key, peer] : peers_) {
+    if (replica_.roster().find_node(key) != nullptr) continue;
+    if (peer.timer) peer.timer->cancel();
+    if (peer.link) peer.link->close("removed from the roster");
+    if (peer.dialling) peer.dialling->close("removed from the roster");
+  }
+  for (auto& [key, peer] : peers_) send(peer, RosterText{replica_.roster_text()});
+  dial_all();
+}
+
+MeshStatus Mesh::status() const {
+  MeshStatus status;
+  status.rejections = rejections_;
+  for (const auto& node : replica_.roster().nodes) {
+    if (node.key == key_.public_key()) continue;
+    PeerStatus entry;
+    entry.name = node.name;
+    entry.state = "down";
+    if (auto found = peers_.find(node.key); found != peers_.end()) {
+      const Peer& peer = found->second;
+      if (peer.link && peer.link->is_up()) {
+        entry.state = "up";
+        entry.remote = peer.link->remote();
+        entry.dropped = peer.link->dropped();
+      } else if (peer.dialling) {
+        entry.state = "connecting";
+      } else if (peer.timer && peer.timer->expiry() > asio::steady_timer::clock_type::now()) {
+        entry.state = "waiting";
+      }
+      entry.up_since_ms = peer.up_since_ms;
+      entry.last_contact_ms = peer.last_contact_ms;
+      entry.messages_sent = peer.sent;
+      entry.messages_received = peer.received;
+    }
+    status.peers.push_back(entry);
+  }
+  return status;
+}
+
+}  // namespace placemesh

@@ -1,0 +1,102 @@
+#pragma once
+// The node's links to the other nodes of its roster (DESIGN §4): it listens
+// on gossip_listen, dials the peers whose key sorts after its own (so each
+// pair has one link), redials with capped exponential backoff and jitter,
+// and counts every refused connection by reason, logging each peer at most
+// once a minute.
+//
+// What links carry today: roster versions, and signed rosters to peers that
+// run an older one, so "sign a new roster, hand it to any node" reaches all.
+// A node removed from the roster loses its links at once. Records follow
+// with the replication work.
+//
+// Thread contract: the io thread only. The Mesh must be stopped and the
+// io_context drained of its handlers before it is destroyed.
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "net/link.hpp"
+#include "net/link_codec.hpp"
+#include "node/config.hpp"
+#include "node/replica.hpp"
+
+namespace placemesh {
+
+inline constexpr std::int64_t redial_delay_min_ms = 100;
+inline constexpr std::int64_t redial_delay_max_ms = 30'000;
+inline constexpr std::int64_t rejection_log_interval_ms = 60'000;
+
+struct PeerStatus {
+  std::string name;
+  std::string state;  // "up", "connecting", "waiting", "down"
+  std::string remote;
+  std::optional<std::int64_t> up_since_ms;
+  std::optional<std::int64_t> last_contact_ms;
+  std::uint64_t messages_sent = 0, messages_received = 0, dropped = 0;
+};
+
+struct MeshStatus {
+  std::vector<PeerStatus> peers;
+  std::map<std::string, std::uint64_t> rejections;  // reason → count, handshake_timeout included
+};
+
+class Mesh {
+ public:
+  Mesh(asio::io_context& io, const Config& config, const SecretKey& key, Replica& replica);
+  ~Mesh();
+  Mesh(const Mesh&) = delete;
+  Mesh& operator=(const Mesh&) = delete;
+
+  // Listens (bad_config naming gossip_listen when it cannot) and dials.
+  [[nodiscard]] Status start();
+  void stop();
+
+  // A new roster was installed (by the API or a peer): drop links to nodes
+  // no longer in it, tell every peer, dial new peers.
+  void roster_changed();
+
+  [[nodiscard]] MeshStatus status() const;
+
+ private:
+  struct Peer {
+    std::shared_ptr<net::Link> link;       // the link in use, if up
+    std::shared_ptr<net::Link> dialling;   // our outgoing attempt in progress
+    std::unique_ptr<asio::steady_timer> timer;
+    std::int64_t delay_ms = redial_delay_min_ms;
+    std::optional<std::int64_t> up_since_ms, last_contact_ms;
+    std::uint64_t sent = 0, received = 0;
+  };
+  void accept();
+  void dial_all();
+  void dial(const PublicKey& key);
+  void schedule_redial(const PublicKey& key);
+  void on_up(const std::shared_ptr<net::Link>& link);
+  void on_message(const std::shared_ptr<net::Link>& link, net::Bytes message);
+  void on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason, const std::string& why);
+  void send(Peer& peer, const LinkMessage& message);
+  void count_rejection(const std::string& reason, const std::string& who);
+  [[nodiscard]] net::Link::Settings settings(net::Handshake::Role role, std::optional<PublicKey> expected) const;
+  [[nodiscard]] bool should_dial(const PublicKey& key) const;
+
+  asio::io_context& io_;
+  const Config& config_;
+  const SecretKey& key_;
+  Replica& replica_;
+  asio::ip::tcp::acceptor acceptor_;
+  net::LinkEvents events_;
+  std::map<PublicKey, Peer> peers_;
+  std::vector<std::shared_ptr<net::Link>> handshaking_;  // accepted, not yet up
+  std::map<std::string, std::uint64_t> rejections_;
+  std::map<std::string, std::int64_t> last_logged_ms_;
+  std::mt19937_64 jitter_;
+  bool stopped_ = false;
+};
+
+}  // namespace placemesh
