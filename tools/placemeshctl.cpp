@@ -134,9 +134,24 @@ void print_status(const json& status) {
   std::printf("store       %.1f MiB used of %.0f MiB map, %llu commits, %llu failed\n",
               store.at("used_bytes").get<double>() / (1 << 20), store.at("map_bytes").get<double>() / (1 << 20),
               store.at("commits").get<unsigned long long>(), store.at("failed").get<unsigned long long>());
-  std::printf("operations %llu applied, %llu replays, %llu refused; up %s\n",
+  std::printf("operations  %llu applied, %llu replays, %llu refused; up %s\n",
               status.at("operations").get<unsigned long long>(), status.at("replays").get<unsigned long long>(),
               status.at("refusals").get<unsigned long long>(), age(status.at("uptime_ms").get<std::int64_t>()).c_str());
+  if (status.contains("peers")) {
+    std::printf("\n%-6s %-11s %-22s %-12s %8s %8s\n", "PEER", "LINK", "REMOTE", "LAST CONTACT", "SENT", "RECEIVED");
+    for (const auto& peer : status.at("peers")) {
+      const auto& contact = peer.at("last_contact_ms");
+      std::printf("%-6s %-11s %-22s %-12s %8llu %8llu\n", peer.at("name").get<std::string>().c_str(),
+                  peer.at("state").get<std::string>().c_str(), peer.at("remote").get<std::string>().c_str(),
+                  contact.is_null() ? "never" : clock_time(contact.get<std::int64_t>()).substr(11).c_str(),
+                  peer.at("messages_sent").get<unsigned long long>(),
+                  peer.at("messages_received").get<unsigned long long>());
+    }
+    std::string refused;
+    for (const auto& [reason, count] : status.at("rejections").items())
+      refused += (refused.empty() ? "" : ", ") + reason + " " + std::to_string(count.get<unsigned long long>());
+    std::printf("refused links: %s\n", refused.empty() ? "none" : refused.c_str());
+  }
 }
 
 void print_board(const json& board) {
