@@ -59,5 +59,29 @@ struct LinkMessage {
   union {
     rosterVersion @0 :UInt64;  # the roster version the sender runs (sent when a link comes up)
     roster @1 :Text;           # a signed roster, sent to a peer that runs an older version
+    records @2 :List(Data);    # encoded SignedRecords: eager push of new records, and relay
+    digest @3 :List(OriginKnowledge);  # anti-entropy: everything the sender knows
+    delta @4 :Delta;           # anti-entropy: what the asker lacks, bounded per frame
   }
+}
+
+# What a node knows of one origin: every seq up to `through`, plus `cloud`.
+struct OriginKnowledge {
+  origin @0 :Origin;
+  through @1 :UInt64;
+  cloud @2 :List(UInt64);
+}
+
+# The latest records of one origin with seq > base that the asker lacks, in
+# seq order; applying them all raises the asker's knowledge to `through`.
+struct OriginDelta {
+  origin @0 :Origin;
+  base @1 :UInt64;
+  through @2 :UInt64;
+  records @3 :List(Data);  # encoded SignedRecords
+}
+
+struct Delta {
+  origins @0 :List(OriginDelta);
+  truncated @1 :Bool;      # the budget ran out: ask again
 }

@@ -75,6 +75,7 @@ std::string status_json(const Replica& replica, std::int64_t started_ms, const s
                          {"replays", status.replays},
                          {"refusals", status.refusals},
                          {"in_flight", replica.in_flight()},
+                         {"equivocations", replica.equivocations()},
                          {"store",
                           {{"used_bytes", status.store.used_bytes},
                            {"map_bytes", status.store.map_bytes},

@@ -20,7 +20,13 @@ std::string host_of(const std::string& remote) { return remote.substr(0, remote.
 }  // namespace
 
 Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key, Replica& replica)
-    : io_(io), config_(config), key_(key), replica_(replica), acceptor_(io), jitter_(std::random_device{}()) {
+    : io_(io),
+      config_(config),
+      key_(key),
+      replica_(replica),
+      acceptor_(io),
+      sync_timer_(io),
+      jitter_(std::random_device{}()) {
   events_.up = [this](const std::shared_ptr<net::Link>& link) { on_up(link); };
   events_.message = [this](const std::shared_ptr<net::Link>& link, net::Bytes message) {
     on_message(link, std::move(message));
@@ -58,6 +64,8 @@ Status Mesh::start() {
                       "gossip_listen = \"" + config_.gossip_listen.to_string() + "\": cannot listen: " + ec.message());
   accept();
   dial_all();
+  replica_.on_committed = [this](const std::vector<Record>& records) { push(records, nullptr); };
+  sync();
   return Ok{};
 }
 
@@ -66,6 +74,8 @@ void Mesh::stop() {
   stopped_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
+  sync_timer_.cancel();
+  replica_.on_committed = nullptr;
   for (auto& link : handshaking_) link->close("stopping");
   handshaking_.clear();
   for (auto& [key, peer] : peers_) {
@@ -154,6 +164,36 @@ void Mesh::on_up(const std::shared_ptr<net::Link>& link) {
   spdlog::info("link up with {} ({}, {})", node ? node->name : short_name(Origin{link->peer(), 0}), link->remote(),
                link->role() == net::Handshake::Role::initiator ? "dialled" : "accepted");
   send(peer, RosterVersion{replica_.roster().version});
+  send(peer, DigestMessage{replica_.digest()});  // anti-entropy at once: catch up after a partition
+}
+
+void Mesh::sync() {
+  // Anti-entropy every sync interval: each peer answers with what we lack.
+  for (auto& [key, peer] : peers_) send(peer, DigestMessage{replica_.digest()});
+  sync_timer_.expires_after(std::chrono::milliseconds(limits::sync_interval_ms));
+  sync_timer_.async_wait([this](std::error_code ec) {
+    if (!ec && !stopped_) sync();
+  });
+}
+
+void Mesh::push(const std::vector<Record>& records, const PublicKey* except) {
+  if (records.empty()) return;
+  for (std::size_t at = 0; at < records.size(); at += limits::records_per_frame_max) {
+    RecordsMessage message;
+    message.records.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
+                           records.begin() + static_cast<std::ptrdiff_t>(
+                                                 std::min(records.size(), at + limits::records_per_frame_max)));
+    const Bytes bytes = encode_link_message(message);
+    for (auto& [key, peer] : peers_) {
+      if (except != nullptr && key == *except) continue;  // never back to where they came from
+      if (!peer.link || !peer.link->is_up()) continue;
+      if (peer.link->send(bytes)) ++peer.sent;
+    }
+  }
+}
+
+void Mesh::count_refused(const Replica::Received& received, const std::string& who) {
+  for (const auto& error : received.refused) count_rejection(std::string(code_name(error.code)), who);
 }
 
 void Mesh::on_message(const std::shared_ptr<net::Link>& link, net::Bytes bytes) {
@@ -168,6 +208,24 @@ void Mesh::on_message(const std::shared_ptr<net::Link>& link, net::Bytes bytes) 
   }
   if (const auto* version = std::get_if<RosterVersion>(&message.value())) {
     if (version->version < replica_.roster().version) send(peer, RosterText{replica_.roster_text()});
+    return;
+  }
+  if (const auto* records = std::get_if<RecordsMessage>(&message.value())) {
+    const auto received = replica_.receive_records(records->records);
+    count_refused(received, link->remote());
+    push(received.added, &link->peer());  // relay what was new here
+    return;
+  }
+  if (const auto* digest = std::get_if<DigestMessage>(&message.value())) {
+    Delta delta = replica_.delta_for(digest->digest);
+    if (!delta.origins.empty() || delta.truncated) send(peer, DeltaMessage{std::move(delta)});
+    return;
+  }
+  if (const auto* delta = std::get_if<DeltaMessage>(&message.value())) {
+    const auto received = replica_.receive_delta(delta->delta);
+    count_refused(received, link->remote());
+    push(received.added, &link->peer());
+    if (delta->delta.truncated) send(peer, DigestMessage{replica_.digest()});  // ask for the rest now
     return;
   }
   const auto& offered = std::get<RosterText>(message.value());

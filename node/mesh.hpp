@@ -5,10 +5,13 @@
 // and counts every refused connection by reason, logging each peer at most
 // once a minute.
 //
-// What links carry today: roster versions, and signed rosters to peers that
-// run an older one, so "sign a new roster, hand it to any node" reaches all.
-// A node removed from the roster loses its links at once. Records follow
-// with the replication work.
+// What links carry: roster versions, and signed rosters to peers that run an
+// older one, so "sign a new roster, hand it to any node" reaches all; a node
+// removed from the roster loses its links at once. Records: each durable
+// local record is pushed at once to every peer; records new here are relayed
+// to every peer but the sender; every sync interval (and when a link comes
+// up) each node sends its digest and the peer answers with what it lacks,
+// bounded per frame. Every received record passes node/record_policy first.
 //
 // Thread contract: the io thread only. The Mesh must be stopped and the
 // io_context drained of its handlers before it is destroyed.
@@ -81,6 +84,10 @@ class Mesh {
   void on_message(const std::shared_ptr<net::Link>& link, net::Bytes message);
   void on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason, const std::string& why);
   void send(Peer& peer, const LinkMessage& message);
+  void sync();
+  // Sends records to every linked peer but `except` (eager push and relay).
+  void push(const std::vector<Record>& records, const PublicKey* except);
+  void count_refused(const Replica::Received& received, const std::string& who);
   void count_rejection(const std::string& reason, const std::string& who);
   [[nodiscard]] net::Link::Settings settings(net::Handshake::Role role, std::optional<PublicKey> expected) const;
   [[nodiscard]] bool should_dial(const PublicKey& key) const;
@@ -90,6 +97,7 @@ class Mesh {
   const SecretKey& key_;
   Replica& replica_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer sync_timer_;
   net::LinkEvents events_;
   std::map<PublicKey, Peer> peers_;
   std::vector<std::shared_ptr<net::Link>> handshaking_;  // accepted, not yet up

@@ -7,6 +7,7 @@
 #include "crdt/limits.hpp"
 #include "crdt/operations.hpp"
 #include "net/record_signing.hpp"
+#include "node/record_policy.hpp"
 #include "node/roster_signature.hpp"
 
 namespace placemesh {
@@ -263,10 +264,12 @@ void Replica::execute(OperationRequest request, Done done) {
   waiting.receipt = answer;
   waiting.fingerprint = fingerprint(request);
   waiting.callers.push_back(std::move(done));
-  store_->submit(std::move(batch), [this, op_id = request.op_id](Status status) {
-    post_([this, op_id, status = std::move(status)] {
+  Records written = batch.records;
+  store_->submit(std::move(batch), [this, op_id = request.op_id, written = std::move(written)](Status status) {
+    post_([this, op_id, written, status = std::move(status)] {
       batch_done(status);
       committed(op_id, status);
+      if (status && on_committed) on_committed(written);  // eager push: only what is durable leaves the node
     });
   });
 }
@@ -337,6 +340,104 @@ void Replica::heartbeat() {
   batch.knowledge.emplace_back(writer_.origin(), ledger_.digest().at(writer_.origin()));
   batch.own = std::pair{writer_.last_seq(), writer_.clock().last()};
   ++in_flight_;
+  store_->submit(std::move(batch), [this, record](Status status) {
+    post_([this, record, status = std::move(status)] {
+      batch_done(status);
+      if (status && on_committed) on_committed({record});
+    });
+  });
+}
+
+Replica::Received Replica::receive_records(const std::vector<Record>& records) {
+  Received received;
+  if (failed_ || stopping_ || store_->read_only()) return received;  // nowhere to keep them: peers resend
+  for (const auto& record : records) {
+    if (auto status = admissible(record, roster_); !status) {
+      received.refused.push_back(status.error());
+      continue;
+    }
+    auto applied = ledger_.apply(record);
+    if (!applied) {
+      if (applied.error().code == Code::equivocation) {
+        ++equivocations_;
+        spdlog::error("ALARM equivocation: {} signed two different records with seq {}: {}",
+                      short_name(record.origin), record.seq, applied.error().message());
+      }
+      received.refused.push_back(applied.error());
+      continue;
+    }
+    last_heard_[record.origin.key] = clock_();
+    if (applied.value() == Applied::added) received.added.push_back(record);
+  }
+  persist_received(received.added);
+  return received;
+}
+
+Replica::Received Replica::receive_delta(const Delta& delta) {
+  Received received;
+  if (failed_ || stopping_ || store_->read_only()) return received;
+  Delta accepted;
+  accepted.truncated = delta.truncated;
+  std::vector<Record> expected;  // records that will be new here
+  for (const auto& part : delta.origins) {
+    // One refused record voids its origin's part: applying the rest would
+    // claim knowledge up to `through` without it.
+    bool ok = true;
+    for (const auto& record : part.records) {
+      if (record.origin != part.origin) {
+        received.refused.push_back(make_error(Code::invalid_record, "a delta record of another origin"));
+        ok = false;
+        break;
+      }
+      if (auto status = admissible(record, roster_); !status) {
+        received.refused.push_back(status.error());
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    for (const auto& record : part.records) {
+      const Record* have = ledger_.find(record.origin, record.key);
+      if (have == nullptr || have->seq < record.seq) expected.push_back(record);
+      last_heard_[record.origin.key] = clock_();
+    }
+    accepted.origins.push_back(part);
+  }
+  const DeltaStats stats = ledger_.apply_delta(accepted);
+  if (stats.first_rejection) {
+    if (stats.first_rejection->code == Code::equivocation) {
+      ++equivocations_;
+      spdlog::error("ALARM equivocation in an anti-entropy answer: {}", stats.first_rejection->message());
+    }
+    received.refused.push_back(*stats.first_rejection);
+  }
+  for (const auto& record : expected) {
+    const Record* now = ledger_.find(record.origin, record.key);
+    if (now != nullptr && now->seq == record.seq && now->hlc == record.hlc) received.added.push_back(record);
+  }
+  // Knowledge may rise without new records (superseded seqs): persist it too.
+  std::set<Origin> touched;
+  for (const auto& part : accepted.origins) touched.insert(part.origin);
+  persist_received(received.added, touched);
+  return received;
+}
+
+void Replica::persist_received(const std::vector<Record>& added, const std::set<Origin>& also) {
+  std::set<Origin> origins = also;
+  for (const auto& record : added) origins.insert(record.origin);
+  if (origins.empty()) return;
+  Batch batch;
+  // Only the newest record of each slot is kept in the store.
+  std::map<std::pair<Origin, Key>, const Record*> newest;
+  for (const auto& record : added) {
+    auto& slot = newest[{record.origin, record.key}];
+    if (slot == nullptr || slot->seq < record.seq) slot = &record;
+  }
+  for (const auto& [slot, record] : newest) batch.records.push_back(*record);
+  const Digest& digest = ledger_.digest();
+  for (const auto& origin : origins)
+    if (auto found = digest.find(origin); found != digest.end()) batch.knowledge.emplace_back(origin, found->second);
+  ++in_flight_;
   store_->submit(std::move(batch), [this](Status status) {
     post_([this, status = std::move(status)] { batch_done(status); });
   });
@@ -366,7 +467,8 @@ Board Replica::board() const { return derive_board(ledger_, roster_.board_spec()
 
 std::optional<std::int64_t> Replica::last_heard_ms(const PublicKey& key) const {
   if (key == key_.public_key()) return clock_();
-  return std::nullopt;  // peers arrive with the replication issue
+  if (auto found = last_heard_.find(key); found != last_heard_.end()) return found->second;
+  return std::nullopt;
 }
 
 ReplicaStatus Replica::status() const {

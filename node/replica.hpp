@@ -22,10 +22,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "crdt/board.hpp"
+#include "crdt/limits.hpp"
 #include "crdt/ledger.hpp"
 #include "crdt/operations.hpp"
 #include "crdt/writer.hpp"
@@ -101,6 +103,23 @@ class Replica {
   // why it is refused. Writes it to the store before using it (a blocking
   // commit on the io thread: rosters change rarely).
   [[nodiscard]] Result<bool> install_roster(const std::string& text, const PublicKey& admin);
+  // --- records from peers (push, relay, anti-entropy) -------------------------
+  // Each record must pass node/record_policy (signature, ownership) before it
+  // reaches the ledger; what is new is made durable in the background.
+  struct Received {
+    std::vector<Record> added;  // new here: relay them
+    std::vector<Error> refused;
+  };
+  [[nodiscard]] Received receive_records(const std::vector<Record>& records);
+  [[nodiscard]] Received receive_delta(const Delta& delta);
+  [[nodiscard]] const Digest& digest() const { return ledger_.digest(); }
+  [[nodiscard]] Delta delta_for(const Digest& peer) const {
+    return ledger_.delta_since(peer, limits::records_per_frame_max);
+  }
+  [[nodiscard]] std::uint64_t equivocations() const { return equivocations_; }
+  // Called with this node's own records once they are durable (eager push).
+  std::function<void(const std::vector<Record>&)> on_committed;
+
   // True while this node is in its own roster (a removed node stops writing).
   [[nodiscard]] bool enrolled() const { return self_ != nullptr; }
   [[nodiscard]] const std::string& name() const { return name_; }
@@ -120,6 +139,7 @@ class Replica {
   void committed(const std::string& op_id, const Status& status);
   void batch_done(const Status& status);
   void reload();
+  void persist_received(const std::vector<Record>& added, const std::set<Origin>& also = {});
 
   Roster roster_;
   std::string roster_text_;
@@ -137,7 +157,8 @@ class Replica {
   std::size_t in_flight_ = 0;  // batches submitted and not yet completed
   std::optional<Error> failed_;  // a commit failed; reload when in_flight_ reaches 0
   bool stopping_ = false;
-  std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0;
+  std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0, equivocations_ = 0;
+  std::map<PublicKey, std::int64_t> last_heard_;  // when a record of each node key last arrived
 };
 
 }  // namespace placemesh
