@@ -2,6 +2,7 @@
 // and malformed input is refused with an error, never a crash.
 #include <catch2/catch.hpp>
 
+#include "crdt/key.hpp"
 #include "net/link_codec.hpp"
 
 using namespace placemesh;
@@ -24,17 +25,41 @@ TEST_CASE("link_codec: golden bytes of each link message") {
                         'a', 'b', 0, 0, 0, 0, 0, 0});
 }
 
+TEST_CASE("link_codec: golden bytes of a digest") {
+  // One origin (key 0xAB…, epoch 5) known through seq 3, plus seq 5.
+  Origin origin;
+  origin.key.fill(0xAB);
+  origin.epoch = 5;
+  Digest digest;
+  digest[origin] = OriginKnowledge{3, {5}};
+  const Bytes expected = {
+      0, 0, 0, 0, 15, 0, 0, 0,  0, 0, 0, 0, 2, 0, 1, 0,   // segment of 15 words; root struct (2 data words, 1 pointer)
+      0, 0, 0, 0, 0, 0, 0, 0,   3, 0, 0, 0, 0, 0, 0, 0,   // data word 0 unused; word 1: union tag 3 (digest)
+      1, 0, 0, 0, 31, 0, 0, 0,  4, 0, 0, 0, 1, 0, 2, 0,   // list of 1 struct; tag: 1 data word, 2 pointers
+      3, 0, 0, 0, 0, 0, 0, 0,   4, 0, 0, 0, 1, 0, 1, 0,   // through = 3; origin: struct (1 data word, 1 pointer)
+      25, 0, 0, 0, 13, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,   // cloud: list of 1 UInt64; origin.epoch = 5
+      1, 0, 0, 0, 2, 1, 0, 0,                             // origin.key: 32 bytes
+      171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171,
+      171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171,
+      5, 0, 0, 0, 0, 0, 0, 0};                            // cloud[0] = 5
+  CHECK(encode_link_message(DigestMessage{digest}) == expected);
+  auto decoded = decode_link_message(expected);
+  REQUIRE(decoded.ok());
+  CHECK(std::get<DigestMessage>(decoded.value()).digest == digest);
+}
+
 TEST_CASE("link_codec: messages read back as written") {
   for (const LinkMessage& message :
        {LinkMessage{RosterVersion{0}}, LinkMessage{RosterVersion{~std::uint64_t{0}}},
-        LinkMessage{RosterText{""}}, LinkMessage{RosterText{std::string(100'000, 'x')}}}) {
+        LinkMessage{RosterText{""}}, LinkMessage{RosterText{std::string(100'000, 'x')}},
+        LinkMessage{RecordsMessage{}}, LinkMessage{DigestMessage{}}, LinkMessage{DeltaMessage{}}}) {
     auto decoded = decode_link_message(encode_link_message(message));
     REQUIRE(decoded.ok());
     CHECK(decoded.value().index() == message.index());
     if (const auto* version = std::get_if<RosterVersion>(&message))
       CHECK(std::get<RosterVersion>(decoded.value()).version == version->version);
-    else
-      CHECK(std::get<RosterText>(decoded.value()).text == std::get<RosterText>(message).text);
+    else if (const auto* text = std::get_if<RosterText>(&message))
+      CHECK(std::get<RosterText>(decoded.value()).text == text->text);
   }
 }
 
@@ -54,4 +79,25 @@ TEST_CASE("link_codec: truncated, bit-flipped, misaligned and oversize input is 
   lying[5] = 0xFF;
   CHECK_FALSE(decode_link_message(lying).ok());
   CHECK_FALSE(decode_link_message(Bytes((1 << 20) + 8, 0)).ok());
+}
+
+TEST_CASE("link_codec: records, digests and deltas carry records intact; a bad record fails the message") {
+  Record record{Origin{PublicKey{}, 9}, 4, Hlc{1'795'000'000'000, 1}, Key{Field::heartbeat, "", ""}, Heartbeat{}, {}};
+  record.origin.key.fill(7);
+  record.signature.fill(3);
+  auto pushed = decode_link_message(encode_link_message(RecordsMessage{{record, record}}));
+  REQUIRE(pushed.ok());
+  CHECK(std::get<RecordsMessage>(pushed.value()).records == std::vector<Record>{record, record});
+  Delta delta;
+  delta.truncated = true;
+  delta.origins.push_back(OriginDelta{record.origin, 2, 4, {record}});
+  auto answered = decode_link_message(encode_link_message(DeltaMessage{delta}));
+  REQUIRE(answered.ok());
+  CHECK(std::get<DeltaMessage>(answered.value()).delta == delta);
+  // A record that breaks crdt's rules (seq 0) makes the whole message malformed.
+  Record bad = record;
+  bad.seq = 0;
+  auto refused = decode_link_message(encode_link_message(RecordsMessage{{record, bad}}));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Code::invalid_record);
 }
