@@ -7,13 +7,12 @@
 #include <cstring>
 
 #include "crdt/limits.hpp"
+#include "net/flat_message.hpp"
 #include "net/placemesh.capnp.h"
 
 namespace placemesh {
 
 namespace {
-
-constexpr std::size_t word_bytes = sizeof(capnp::word);
 
 void set_origin(wire::Origin::Builder out, const Origin& origin) {
   out.setKey(kj::ArrayPtr<const capnp::byte>(origin.key.data(), origin.key.size()));
@@ -48,6 +47,61 @@ Result<std::vector<Record>> get_records(capnp::List<capnp::Data>::Reader in) {
     records.push_back(std::move(record).value());
   }
   return records;
+}
+
+Result<LinkMessage> read_digest(capnp::List<wire::OriginKnowledge>::Reader list) {
+  if (list.size() > limits::records_per_frame_max)
+    return make_error(Code::malformed, "a digest of " + std::to_string(list.size()) + " origins");
+  DigestMessage digest;
+  for (auto entry : list) {
+    auto origin = get_origin(entry.getOrigin());
+    if (!origin) return origin.error();
+    OriginKnowledge knowledge{entry.getThrough(), {}};
+    for (std::uint64_t seq : entry.getCloud())
+      if (seq > knowledge.through) knowledge.cloud.insert(seq);
+    digest.digest[origin.value()] = std::move(knowledge);
+  }
+  return LinkMessage{std::move(digest)};
+}
+
+Result<LinkMessage> read_delta(wire::Delta::Reader in) {
+  DeltaMessage delta;
+  delta.delta.truncated = in.getTruncated();
+  std::size_t total = 0;
+  for (auto entry : in.getOrigins()) {
+    auto origin = get_origin(entry.getOrigin());
+    if (!origin) return origin.error();
+    auto records = get_records(entry.getRecords());
+    if (!records) return records.error();
+    total += records.value().size();
+    if (total > limits::records_per_frame_max)
+      return make_error(Code::malformed,
+                        "a delta of more than " + std::to_string(limits::records_per_frame_max) + " records");
+    delta.delta.origins.push_back(
+        OriginDelta{origin.value(), entry.getBase(), entry.getThrough(), std::move(records).value()});
+  }
+  return LinkMessage{std::move(delta)};
+}
+
+Result<LinkMessage> read_message(wire::LinkMessage::Reader root) {
+  switch (root.which()) {
+    case wire::LinkMessage::ROSTER_VERSION:
+      return LinkMessage{RosterVersion{root.getRosterVersion()}};
+    case wire::LinkMessage::ROSTER: {
+      const auto text = root.getRoster();
+      return LinkMessage{RosterText{std::string(text.begin(), text.end())}};
+    }
+    case wire::LinkMessage::RECORDS: {
+      auto records = get_records(root.getRecords());
+      if (!records) return records.error();
+      return LinkMessage{RecordsMessage{std::move(records).value()}};
+    }
+    case wire::LinkMessage::DIGEST:
+      return read_digest(root.getDigest());
+    case wire::LinkMessage::DELTA:
+      return read_delta(root.getDelta());
+  }
+  return make_error(Code::malformed, "unknown link message kind " + std::to_string(int(root.which())));
 }
 
 }  // namespace
@@ -92,92 +146,7 @@ Bytes encode_link_message(const LinkMessage& message) {
 }
 
 Result<LinkMessage> decode_link_message(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() > limits::frame_bytes_max)
-    return make_error(Code::malformed, "message of " + std::to_string(bytes.size()) + " bytes exceeds the frame limit");
-  if (bytes.empty() || bytes.size() % word_bytes != 0)
-    return make_error(Code::malformed, "message of " + std::to_string(bytes.size()) +
-                                           " bytes is not a whole number of 8-byte words");
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / word_bytes);
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = limits::frame_bytes_max / word_bytes * 2;
-  options.nestingLimit = 8;
-  Result<LinkMessage> result = make_error(Code::malformed, "unreadable message");
-  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] {
-    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
-    const auto root = reader.getRoot<wire::LinkMessage>();
-    switch (root.which()) {
-      case wire::LinkMessage::ROSTER_VERSION:
-        result = LinkMessage{RosterVersion{root.getRosterVersion()}};
-        break;
-      case wire::LinkMessage::ROSTER: {
-        const auto text = root.getRoster();
-        result = LinkMessage{RosterText{std::string(text.begin(), text.end())}};
-        break;
-      }
-      case wire::LinkMessage::RECORDS: {
-        auto records = get_records(root.getRecords());
-        result = records ? Result<LinkMessage>(LinkMessage{RecordsMessage{std::move(records).value()}})
-                         : Result<LinkMessage>(records.error());
-        break;
-      }
-      case wire::LinkMessage::DIGEST: {
-        DigestMessage digest;
-        const auto list = root.getDigest();
-        if (list.size() > limits::records_per_frame_max) {
-          result = make_error(Code::malformed, "a digest of " + std::to_string(list.size()) + " origins");
-          break;
-        }
-        for (auto entry : list) {
-          auto origin = get_origin(entry.getOrigin());
-          if (!origin) {
-            result = origin.error();
-            return;
-          }
-          OriginKnowledge knowledge{entry.getThrough(), {}};
-          for (std::uint64_t seq : entry.getCloud())
-            if (seq > knowledge.through) knowledge.cloud.insert(seq);
-          digest.digest[origin.value()] = std::move(knowledge);
-        }
-        result = LinkMessage{std::move(digest)};
-        break;
-      }
-      case wire::LinkMessage::DELTA: {
-        DeltaMessage delta;
-        const auto in = root.getDelta();
-        delta.delta.truncated = in.getTruncated();
-        std::size_t total = 0;
-        for (auto entry : in.getOrigins()) {
-          auto origin = get_origin(entry.getOrigin());
-          if (!origin) {
-            result = origin.error();
-            return;
-          }
-          auto records = get_records(entry.getRecords());
-          if (!records) {
-            result = records.error();
-            return;
-          }
-          total += records.value().size();
-          if (total > limits::records_per_frame_max) {
-            result = make_error(Code::malformed, "a delta of more than " +
-                                                     std::to_string(limits::records_per_frame_max) + " records");
-            return;
-          }
-          delta.delta.origins.push_back(
-              OriginDelta{origin.value(), entry.getBase(), entry.getThrough(), std::move(records).value()});
-        }
-        result = LinkMessage{std::move(delta)};
-        break;
-      }
-      default:
-        result = make_error(Code::malformed, "unknown link message kind " + std::to_string(int(root.which())));
-    }
-  });
-  KJ_IF_MAYBE(exception, failure) {
-    return make_error(Code::malformed, std::string("message does not decode: ") + exception->getDescription().cStr());
-  }
-  return result;
+  return flat::read<wire::LinkMessage, LinkMessage>(bytes, limits::frame_bytes_max, "message", read_message);
 }
 
 }  // namespace placemesh

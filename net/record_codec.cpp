@@ -7,13 +7,13 @@
 #include <cstring>
 
 #include "crdt/limits.hpp"
+#include "net/flat_message.hpp"
 #include "net/placemesh.capnp.h"
 
 namespace placemesh {
 
 namespace {
 
-constexpr std::size_t word_bytes = sizeof(capnp::word);
 
 kj::ArrayPtr<const capnp::byte> as_data(std::span<const std::uint8_t> bytes) {
   return kj::ArrayPtr<const capnp::byte>(bytes.data(), bytes.size());
@@ -123,27 +123,8 @@ Bytes encode(const Record& record) {
 }
 
 Result<Record> decode(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() > limits::record_bytes_max)
-    return make_error(Code::malformed, "record of " + std::to_string(bytes.size()) + " bytes exceeds " +
-                                           std::to_string(limits::record_bytes_max));
-  if (bytes.empty() || bytes.size() % word_bytes != 0)
-    return make_error(Code::malformed, "record of " + std::to_string(bytes.size()) +
-                                           " bytes is not a whole number of 8-byte words");
-  // Cap'n Proto reads words in place: copy into aligned storage.
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / word_bytes);
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = limits::record_bytes_max / word_bytes * 2;
-  options.nestingLimit = 8;
-  Result<Record> result = make_error(Code::malformed, "unreadable record");
-  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] {
-    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
-    result = read_record(reader.getRoot<wire::SignedRecord>());
-  });
-  KJ_IF_MAYBE(exception, failure) {
-    return make_error(Code::malformed, std::string("record does not decode: ") + exception->getDescription().cStr());
-  }
-  return result;
+  return flat::read<wire::SignedRecord, Record>(bytes, limits::record_bytes_max, "record",
+                                                [](wire::SignedRecord::Reader root) { return read_record(root); });
 }
 
 }  // namespace placemesh
