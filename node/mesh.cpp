@@ -25,6 +25,7 @@ Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key, Rep
       key_(key),
       replica_(replica),
       acceptor_(io),
+      accept_timer_(io),
       sync_timer_(io),
       jitter_(std::random_device{}()) {
   events_.up = [this](const std::shared_ptr<net::Link>& link) { on_up(link); };
@@ -75,6 +76,7 @@ void Mesh::stop() {
   std::error_code ignored;
   acceptor_.close(ignored);
   sync_timer_.cancel();
+  accept_timer_.cancel();
   replica_.on_committed = nullptr;
   for (auto& link : handshaking_) link->close("stopping");
   handshaking_.clear();
@@ -88,7 +90,22 @@ void Mesh::stop() {
 void Mesh::accept() {
   acceptor_.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
     if (stopped_) return;
-    if (!ec && handshaking_.size() < limits::peers_max) {
+    if (ec) {
+      // Out of descriptors, say: wait a moment instead of spinning.
+      count_rejection("accept_failed", ec.message());
+      accept_timer_.expires_after(std::chrono::milliseconds(100));
+      accept_timer_.async_wait([this](std::error_code timer_ec) {
+        if (!timer_ec && !stopped_) accept();
+      });
+      return;
+    }
+    std::error_code endpoint_ec;
+    const std::string host = socket.remote_endpoint(endpoint_ec).address().to_string();
+    std::size_t from_host = 0;
+    for (const auto& link : handshaking_) from_host += host_of(link->remote()) == host;
+    if (handshaking_.size() >= handshakes_max || from_host >= handshakes_per_host_max) {
+      count_rejection("handshake_slots_full", host);  // closed at once: the socket goes out of scope
+    } else {
       handshaking_.push_back(net::Link::start(std::move(socket), settings(net::Handshake::Role::responder, {}),
                                               events_));
     }
@@ -103,7 +120,7 @@ void Mesh::dial_all() {
     if (!should_dial(node.key)) continue;
     Peer& peer = peers_[node.key];
     const bool waiting = peer.timer && peer.timer->expiry() > asio::steady_timer::clock_type::now();
-    if (!peer.link && !peer.dialling && !waiting) dial(node.key);
+    if (!peer.link && !peer.dialling && !peer.connecting && !waiting) dial(node.key);
   }
 }
 
@@ -121,10 +138,19 @@ void Mesh::dial(const PublicKey& key) {
   auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
   Peer& peer = peers_[key];
   if (!peer.timer) peer.timer = std::make_unique<asio::steady_timer>(io_);
-  socket->async_connect(target, [this, socket, key](std::error_code connect_ec) {
+  peer.connecting = true;
+  // A black-holed address must not hold the dial for the kernel's minutes.
+  auto deadline = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(limits::handshake_timeout_ms));
+  deadline->async_wait([socket](std::error_code timer_ec) {
+    std::error_code ignored;
+    if (!timer_ec) socket->close(ignored);
+  });
+  socket->async_connect(target, [this, socket, deadline, key](std::error_code connect_ec) {
+    deadline->cancel();
     if (stopped_) return;
-    if (connect_ec) return schedule_redial(key);
     Peer& dialled = peers_[key];
+    dialled.connecting = false;
+    if (connect_ec) return schedule_redial(key);
     dialled.dialling = net::Link::start(std::move(*socket), settings(net::Handshake::Role::initiator, key), events_);
   });
 }
@@ -142,7 +168,7 @@ void Mesh::schedule_redial(const PublicKey& key) {
   peer.timer->async_wait([this, key](std::error_code ec) {
     if (ec || stopped_) return;
     Peer& again = peers_[key];
-    if (!again.link && !again.dialling) dial(key);
+    if (!again.link && !again.dialling && !again.connecting) dial(key);
   });
 }
 
@@ -158,7 +184,8 @@ void Mesh::on_up(const std::shared_ptr<net::Link>& link) {
   if (peer.dialling == link) peer.dialling.reset();
   if (peer.link && peer.link != link) peer.link->close("replaced by a newer link");
   peer.link = link;
-  peer.delay_ms = redial_delay_min_ms;
+  // The backoff is reset by the first message, not here: a node that the
+  // responder refuses sees its own handshake complete before it is closed.
   peer.up_since_ms = now_ms();
   peer.last_contact_ms = peer.up_since_ms;
   spdlog::info("link up with {} ({}, {})", node ? node->name : short_name(Origin{link->peer(), 0}), link->remote(),
@@ -169,7 +196,17 @@ void Mesh::on_up(const std::shared_ptr<net::Link>& link) {
 
 void Mesh::sync() {
   // Anti-entropy every sync interval: each peer answers with what we lack.
-  for (auto& [key, peer] : peers_) send(peer, DigestMessage{replica_.digest()});
+  // A peer sends its digest every interval too, so a link silent for several
+  // is dead (a half-open connection after a partition): close it to redial.
+  const std::int64_t now = now_ms();
+  for (auto& [key, peer] : peers_) {
+    if (peer.link && peer.link->is_up() && peer.last_contact_ms &&
+        now - *peer.last_contact_ms > link_silence_max_ms) {
+      peer.link->close("silent for " + std::to_string((now - *peer.last_contact_ms) / 1000) + " s");
+      continue;
+    }
+    send(peer, DigestMessage{replica_.digest()});
+  }
   sync_timer_.expires_after(std::chrono::milliseconds(limits::sync_interval_ms));
   sync_timer_.async_wait([this](std::error_code ec) {
     if (!ec && !stopped_) sync();
@@ -199,7 +236,7 @@ void Mesh::count_refused(const Replica::Received& received, const std::string& w
 void Mesh::on_message(const std::shared_ptr<net::Link>& link, net::Bytes bytes) {
   Peer& peer = peers_[link->peer()];
   if (peer.link != link) return;
-  ++peer.received;
+  if (++peer.received == 1) peer.delay_ms = redial_delay_min_ms;
   peer.last_contact_ms = now_ms();
   auto message = decode_link_message(bytes);
   if (!message) {
@@ -225,7 +262,9 @@ void Mesh::on_message(const std::shared_ptr<net::Link>& link, net::Bytes bytes) 
     const auto received = replica_.receive_delta(delta->delta);
     count_refused(received, link->remote());
     push(received.added, &link->peer());
-    if (delta->delta.truncated) send(peer, DigestMessage{replica_.digest()});  // ask for the rest now
+    // Ask for the rest at once only if this answer brought something: an
+    // answer we refuse would otherwise be asked for again and again.
+    if (delta->delta.truncated && !received.added.empty()) send(peer, DigestMessage{replica_.digest()});
     return;
   }
   const auto& offered = std::get<RosterText>(message.value());
@@ -261,6 +300,8 @@ void Mesh::count_rejection(const std::string& reason, const std::string& who) {
   ++rejections_[reason];
   const std::string log_key = host_of(who) + " " + reason;
   const std::int64_t now = now_ms();
+  if (last_logged_ms_.size() > 4'096)  // many source addresses: forget the old ones
+    std::erase_if(last_logged_ms_, [now](const auto& entry) { return now - entry.second >= rejection_log_interval_ms; });
   auto& last = last_logged_ms_[log_key];
   if (last != 0 && now - last < rejection_log_interval_ms) return;  // at most once a minute per peer and reason
   last = now;

@@ -25,6 +25,7 @@
 #include <random>
 #include <string>
 
+#include "crdt/limits.hpp"
 #include "net/link.hpp"
 #include "net/link_codec.hpp"
 #include "node/config.hpp"
@@ -35,6 +36,12 @@ namespace placemesh {
 inline constexpr std::int64_t redial_delay_min_ms = 100;
 inline constexpr std::int64_t redial_delay_max_ms = 30'000;
 inline constexpr std::int64_t rejection_log_interval_ms = 60'000;
+// Connections still in their handshake, in all and from one address.
+inline constexpr std::size_t handshakes_max = 64;
+inline constexpr std::size_t handshakes_per_host_max = 8;
+// A link that received nothing (not even the digest every sync interval)
+// for this long is closed and redialled.
+inline constexpr std::int64_t link_silence_max_ms = 5 * limits::sync_interval_ms;
 
 struct PeerStatus {
   std::string name;
@@ -73,6 +80,7 @@ class Mesh {
     std::shared_ptr<net::Link> dialling;   // our outgoing attempt in progress
     std::unique_ptr<asio::steady_timer> timer;
     std::int64_t delay_ms = redial_delay_min_ms;
+    bool connecting = false;  // a TCP connect is in progress
     std::optional<std::int64_t> up_since_ms, last_contact_ms;
     std::uint64_t sent = 0, received = 0;
   };
@@ -97,6 +105,7 @@ class Mesh {
   const SecretKey& key_;
   Replica& replica_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer accept_timer_;
   asio::steady_timer sync_timer_;
   net::LinkEvents events_;
   std::map<PublicKey, Peer> peers_;

@@ -86,6 +86,7 @@ Replica::Replica(Roster roster, std::string roster_text, const SecretKey& key, s
       post_(std::move(post)) {
   PM_REQUIRE(self_ != nullptr, "node key not in the roster:", to_hex(key.public_key()));
   PM_REQUIRE(self_->key == store_->origin().key, "store of another node");
+  durable_seq_ = writer_.last_seq();
 }
 
 Result<Records> Replica::make_records(const OperationRequest& request, std::int64_t now) {
@@ -268,6 +269,7 @@ void Replica::execute(OperationRequest request, Done done) {
   store_->submit(std::move(batch), [this, op_id = request.op_id, written = std::move(written)](Status status) {
     post_([this, op_id, written, status = std::move(status)] {
       batch_done(status);
+      if (status) durable_seq_ = std::max(durable_seq_, written.back().seq);
       committed(op_id, status);
       if (status && on_committed) on_committed(written);  // eager push: only what is durable leaves the node
     });
@@ -315,6 +317,7 @@ void Replica::reload() {
   }
   ledger_ = std::move(loaded.value().ledger);
   writer_ = Writer(store_->origin(), loaded.value().last_seq, loaded.value().last_hlc);
+  durable_seq_ = writer_.last_seq();
   failed_.reset();
   spdlog::warn("reloaded the store after a failed commit: {} records, last seq {}{}", ledger_.record_count(),
                writer_.last_seq(),
@@ -343,15 +346,54 @@ void Replica::heartbeat() {
   store_->submit(std::move(batch), [this, record](Status status) {
     post_([this, record, status = std::move(status)] {
       batch_done(status);
+      if (status) durable_seq_ = std::max(durable_seq_, record.seq);
       if (status && on_committed) on_committed({record});
     });
   });
 }
 
+bool Replica::can_receive() const {
+  // Otherwise the records are dropped before they reach the ledger: peers
+  // resend them at the next anti-entropy round.
+  return !failed_ && !stopping_ && !store_->read_only() && in_flight_ < limits::store_queue_max / 2;
+}
+
+bool Replica::own_echo(const Record& record, Received& received) const {
+  if (record.origin != writer_.origin()) return false;
+  // Our own records come only from our store. One above our last seq means
+  // this data directory is older than what we once sent.
+  if (record.seq > writer_.last_seq())
+    spdlog::error("ALARM a peer holds our own record seq {} above our last seq {}: was this data directory "
+                  "restored from a backup? Move it aside to start as a new epoch",
+                  record.seq, writer_.last_seq());
+  received.refused.push_back(make_error(Code::invalid_record, "a record of this node's own origin"));
+  return true;
+}
+
+Delta Replica::delta_for(const Digest& peer) const {
+  Delta delta = ledger_.delta_since(peer, limits::records_per_frame_max);
+  for (auto part = delta.origins.begin(); part != delta.origins.end();) {
+    if (part->origin != writer_.origin() || part->through <= durable_seq_) {
+      ++part;
+      continue;
+    }
+    // Keep what is durable; claim knowledge only up to it.
+    std::erase_if(part->records, [&](const Record& record) { return record.seq > durable_seq_; });
+    if (part->base >= durable_seq_) {
+      part = delta.origins.erase(part);
+      continue;
+    }
+    part->through = durable_seq_;
+    ++part;
+  }
+  return delta;
+}
+
 Replica::Received Replica::receive_records(const std::vector<Record>& records) {
   Received received;
-  if (failed_ || stopping_ || store_->read_only()) return received;  // nowhere to keep them: peers resend
+  if (!can_receive()) return received;
   for (const auto& record : records) {
+    if (own_echo(record, received)) continue;
     if (auto status = admissible(record, roster_); !status) {
       received.refused.push_back(status.error());
       continue;
@@ -375,15 +417,17 @@ Replica::Received Replica::receive_records(const std::vector<Record>& records) {
 
 Replica::Received Replica::receive_delta(const Delta& delta) {
   Received received;
-  if (failed_ || stopping_ || store_->read_only()) return received;
+  if (!can_receive()) return received;
   Delta accepted;
   accepted.truncated = delta.truncated;
   std::vector<Record> expected;  // records that will be new here
   for (const auto& part : delta.origins) {
     // One refused record voids its origin's part: applying the rest would
     // claim knowledge up to `through` without it.
-    bool ok = true;
+    bool ok = part.origin != writer_.origin();
+    if (!ok) received.refused.push_back(make_error(Code::invalid_record, "a delta of this node's own origin"));
     for (const auto& record : part.records) {
+      if (!ok) break;
       if (record.origin != part.origin) {
         received.refused.push_back(make_error(Code::invalid_record, "a delta record of another origin"));
         ok = false;
@@ -403,6 +447,7 @@ Replica::Received Replica::receive_delta(const Delta& delta) {
     }
     accepted.origins.push_back(part);
   }
+  const Digest before = ledger_.digest();
   const DeltaStats stats = ledger_.apply_delta(accepted);
   if (stats.first_rejection) {
     if (stats.first_rejection->code == Code::equivocation) {
@@ -415,9 +460,15 @@ Replica::Received Replica::receive_delta(const Delta& delta) {
     const Record* now = ledger_.find(record.origin, record.key);
     if (now != nullptr && now->seq == record.seq && now->hlc == record.hlc) received.added.push_back(record);
   }
-  // Knowledge may rise without new records (superseded seqs): persist it too.
+  // Knowledge may rise without new records (superseded seqs): persist it too,
+  // but only where it changed.
   std::set<Origin> touched;
-  for (const auto& part : accepted.origins) touched.insert(part.origin);
+  for (const auto& part : accepted.origins) {
+    const auto now = ledger_.digest().find(part.origin);
+    const auto then = before.find(part.origin);
+    if (now != ledger_.digest().end() && (then == before.end() || then->second != now->second))
+      touched.insert(part.origin);
+  }
   persist_received(received.added, touched);
   return received;
 }

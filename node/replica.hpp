@@ -113,9 +113,9 @@ class Replica {
   [[nodiscard]] Received receive_records(const std::vector<Record>& records);
   [[nodiscard]] Received receive_delta(const Delta& delta);
   [[nodiscard]] const Digest& digest() const { return ledger_.digest(); }
-  [[nodiscard]] Delta delta_for(const Digest& peer) const {
-    return ledger_.delta_since(peer, limits::records_per_frame_max);
-  }
+  // What a peer lacks, bounded per frame; never this node's own records that
+  // are not durable yet (they could be lost to a crash and their seqs reused).
+  [[nodiscard]] Delta delta_for(const Digest& peer) const;
   [[nodiscard]] std::uint64_t equivocations() const { return equivocations_; }
   // Called with this node's own records once they are durable (eager push).
   std::function<void(const std::vector<Record>&)> on_committed;
@@ -140,6 +140,10 @@ class Replica {
   void batch_done(const Status& status);
   void reload();
   void persist_received(const std::vector<Record>& added, const std::set<Origin>& also = {});
+  // Records from peers are taken only when a batch can be queued for them
+  // (half the queue stays for local operations) and never of our own origin.
+  [[nodiscard]] bool can_receive() const;
+  [[nodiscard]] bool own_echo(const Record& record, Received& received) const;
 
   Roster roster_;
   std::string roster_text_;
@@ -158,6 +162,7 @@ class Replica {
   std::optional<Error> failed_;  // a commit failed; reload when in_flight_ reaches 0
   bool stopping_ = false;
   std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0, equivocations_ = 0;
+  std::uint64_t durable_seq_ = 0;  // the highest own seq known to be committed
   std::map<PublicKey, std::int64_t> last_heard_;  // when a record of each node key last arrived
 };
 

@@ -147,7 +147,8 @@ TEST_CASE("link: garbage, silence and an oversize frame close the connection") {
     asio::write(raw, asio::buffer(handshake.hello()));
     Bytes in(4096);
     Handshake::Progress progress;
-    while (!progress.done && !progress.failed) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (!progress.done && !progress.failed && std::chrono::steady_clock::now() < until) {
       h.io.restart();
       h.io.poll();
       std::error_code ec;

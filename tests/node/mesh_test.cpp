@@ -73,8 +73,5 @@ TEST_CASE("mesh: nodes link up, a newer roster spreads from one node, and a remo
     const auto at_cim = status(cim);
     CHECK(at_cim["peers"].size() == 1);  // HQ only: CIB is no longer a peer
     CHECK(peers_up(at_cim) == 1);
-    // CIB keeps its own data and API, but nobody links to it any more.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // give a wrongly kept link time to show up
-    CHECK(peers_up(status(cib)) == 0);
   }
 }

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "crdt/key.hpp"
+#include "node/store.hpp"
 #include "tests/support/test_network.hpp"
 
 using namespace placemesh;
@@ -35,9 +37,17 @@ TEST_CASE("replication: every node converges on each centre's figures, also afte
   REQUIRE(cim.request("POST", "/v1/pools/CIM/men/release", R"({"count":1,"reason":"removed","op_id":"a3"})", cim_token).status ==
           200);
   CHECK(eventually([&] { return hq.occupied("CIM", "men") == 6; }));
+  {
+    // Its own admissions are in its own store (peers never hand a node its own records).
+    auto store = Store::open_read_only(cib.info().data_dir);
+    REQUIRE(store.ok());
+    auto loaded = store.value()->load();
+    REQUIRE(loaded.ok());
+    CHECK(loaded.value().ledger.counter_total(occupied_key("CIB/women")) == Counter{2, 0});
+  }
   cib.start();
   CHECK(eventually([&] { return cib.occupied("CIM", "men") == 6; }));
-  CHECK(cib.occupied("CIB", "women") == 2);  // its own records came back from its store
+  CHECK(cib.occupied("CIB", "women") == 2);
 
   // CIM loses its disk: it comes back as a new epoch and recovers the old
   // epoch's records from its peers; nothing is counted twice.

@@ -1,0 +1,102 @@
+// The replica in-process, with the store's completions held back: what it
+// lets leave the node, and what it refuses to take from peers.
+#include <catch2/catch.hpp>
+#include <deque>
+
+#include "crdt/key.hpp"
+#include "net/record_signing.hpp"
+#include "node/replica.hpp"
+#include "tests/support/test_network.hpp"
+
+using namespace placemesh;
+
+namespace {
+
+struct Fixture {
+  std::filesystem::path dir = test::make_temp_dir("replica");
+  std::unique_ptr<SecretKey> key = SecretKey::generate().value();
+  std::unique_ptr<SecretKey> other = SecretKey::generate().value();
+  std::deque<std::function<void()>> posted;  // completions, run when the test says
+  std::unique_ptr<Replica> replica;
+
+  Fixture() {
+    Roster roster;
+    roster.network = "test";
+    roster.version = 1;
+    roster.nodes = {{"CIM", "Merksplas", NodeRole::centre, key->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}},
+                    {"CIB", "Bruges", NodeRole::centre, other->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}}};
+    auto store = Store::open(StoreOptions{dir, std::size_t{64} << 20}, key->public_key(), 1);
+    REQUIRE(store.ok());
+    auto loaded = store.value()->load();
+    REQUIRE(loaded.ok());
+    replica = std::make_unique<Replica>(roster, "", *key, std::move(store).value(), std::move(loaded).value(),
+                                        [] { return std::int64_t{1'795'000'000'000}; },
+                                        [this](std::function<void()> work) { posted_mutex.lock(); posted.push_back(std::move(work)); posted_mutex.unlock(); });
+  }
+  ~Fixture() {
+    replica.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir.parent_path(), ec);
+  }
+  // Waits for the store's completions (they arrive from the writer thread) and runs them.
+  void run_completions(std::size_t expected) {
+    REQUIRE(test::eventually([&] {
+      std::lock_guard lock(posted_mutex);
+      return posted.size() >= expected;
+    }));
+    std::deque<std::function<void()>> ready;
+    {
+      std::lock_guard lock(posted_mutex);
+      ready.swap(posted);
+    }
+    for (auto& work : ready) work();
+  }
+  std::mutex posted_mutex;
+};
+
+std::size_t own_records(const Delta& delta, const Origin& origin) {
+  std::size_t count = 0;
+  for (const auto& part : delta.origins)
+    if (part.origin == origin) count += part.records.size();
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("replica: its own records leave the node only once they are durable") {
+  REQUIRE(sodium_ready());
+  Fixture f;
+  const Origin origin = f.replica->status().origin;
+  bool answered = false;
+  f.replica->execute(OperationRequest{OperationKind::admit, "CIM/men", 2, 0, "", "op-1", "test"},
+                     [&](OperationOutcome outcome) { answered = !outcome.error; });
+  // Applied to the ledger, not yet acknowledged: anti-entropy must not serve it.
+  CHECK_FALSE(answered);
+  CHECK(own_records(f.replica->delta_for({}), origin) == 0);
+  f.run_completions(1);
+  CHECK(answered);
+  const Delta after = f.replica->delta_for({});
+  CHECK(own_records(after, origin) == 1);
+}
+
+TEST_CASE("replica: records of its own origin, of strangers and of non-owners are not taken from peers") {
+  REQUIRE(sodium_ready());
+  Fixture f;
+  const Origin origin = f.replica->status().origin;
+  Record echo{origin, 5, Hlc{1'795'000'000'000, 0}, occupied_key("CIM/men"), Counter{9, 0}, {}};
+  sign_record(echo, *f.key);
+  Record forged{Origin{f.other->public_key(), 1}, 1, Hlc{1'795'000'000'000, 0}, occupied_key("CIM/men"),
+                Counter{50, 0}, {}};
+  sign_record(forged, *f.other);
+  Record fine{Origin{f.other->public_key(), 1}, 2, Hlc{1'795'000'000'000, 0}, occupied_key("CIB/men"),
+              Counter{3, 0}, {}};
+  sign_record(fine, *f.other);
+  const auto received = f.replica->receive_records({echo, forged, fine});
+  CHECK(received.refused.size() == 2);
+  REQUIRE(received.added.size() == 1);
+  CHECK(received.added[0] == fine);
+  const Board board = f.replica->board();
+  CHECK(board.centres[0].pools[0].occupied == 0);  // neither the echo nor the forgery counted
+  CHECK(board.centres[1].pools[0].occupied == 3);
+  f.run_completions(1);
+}
