@@ -94,7 +94,8 @@ std::string status_json(const Replica& replica, std::int64_t started_ms, const s
                        {"last_contact_ms", optional_ms(peer.last_contact_ms)},
                        {"messages_sent", peer.messages_sent},
                        {"messages_received", peer.messages_received},
-                       {"dropped", peer.dropped}});
+                       {"dropped", peer.dropped},
+                       {"behind_seqs", peer.behind}});
     json["peers"] = peers;
     json["rejections"] = mesh->rejections;
   }

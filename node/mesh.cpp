@@ -254,6 +254,7 @@ void Mesh::on_message(const std::shared_ptr<net::Link>& link, net::Bytes bytes) 
     return;
   }
   if (const auto* digest = std::get_if<DigestMessage>(&message.value())) {
+    peer.last_digest = digest->digest;
     Delta delta = replica_.delta_for(digest->digest);
     if (!delta.origins.empty() || delta.truncated) send(peer, DeltaMessage{std::move(delta)});
     return;
@@ -343,6 +344,16 @@ MeshStatus Mesh::status() const {
       entry.last_contact_ms = peer.last_contact_ms;
       entry.messages_sent = peer.sent;
       entry.messages_received = peer.received;
+      // Lag: for each origin we know, how far the peer's knowledge is behind
+      // ours, as of its last digest (at most one sync interval old).
+      for (const auto& [origin, ours] : peer.received > 0 ? replica_.digest() : Digest{}) {
+        const auto theirs = peer.last_digest.find(origin);
+        const std::uint64_t their_through = theirs == peer.last_digest.end() ? 0 : theirs->second.through;
+        if (ours.through <= their_through) continue;
+        const RosterNode* owner = replica_.roster().find_node(origin.key);
+        const std::string name = owner ? owner->name : short_name(origin);
+        entry.behind[name] = std::max(entry.behind[name], ours.through - their_through);
+      }
     }
     status.peers.push_back(entry);
   }

@@ -50,6 +50,9 @@ struct PeerStatus {
   std::optional<std::int64_t> up_since_ms;
   std::optional<std::int64_t> last_contact_ms;
   std::uint64_t messages_sent = 0, messages_received = 0, dropped = 0;
+  // From the peer's last digest: per node name, how many seqs of that node's
+  // current origin the peer is behind us (only where it is behind).
+  std::map<std::string, std::uint64_t> behind;
 };
 
 struct MeshStatus {
@@ -83,6 +86,7 @@ class Mesh {
     bool connecting = false;  // a TCP connect is in progress
     std::optional<std::int64_t> up_since_ms, last_contact_ms;
     std::uint64_t sent = 0, received = 0;
+    Digest last_digest;  // what the peer last said it knows
   };
   void accept();
   void dial_all();

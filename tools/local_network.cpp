@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -23,18 +24,24 @@ extern char** environ;
 namespace placemesh::tools {
 
 std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  if (fd >= 0) ::close(fd);
-  // The port is free now; another process could take it before the daemon
-  // does (the kernel hands out ephemeral ports in order, which makes that rare).
-  if (!ok) throw std::runtime_error("cannot find a free loopback port");
-  return ntohs(address.sin_port);
+  // Ports below the kernel's ephemeral range (32768 and up by default), so
+  // that outgoing connections of other tests cannot take a port between this
+  // check and the daemon's bind; drawn at random so parallel tests rarely meet.
+  static std::mt19937 random{std::random_device{}()};
+  std::uniform_int_distribution<int> pick(20'000, 32'000);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(pick(random));
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  throw std::runtime_error("cannot find a free loopback port in 20000-32000");
 }
 
 std::string read_file(const std::filesystem::path& path) {

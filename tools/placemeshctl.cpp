@@ -122,6 +122,30 @@ int call(const Options& options, std::string_view method, const std::string& tar
   return exit_ok;
 }
 
+void print_peers(const json& status) {
+  if (!status.contains("peers")) {
+    std::printf("this node has no links (no mesh)\n");
+    return;
+  }
+  std::printf("%-6s %-11s %-22s %-12s %8s %8s  %s\n", "PEER", "LINK", "REMOTE", "LAST CONTACT", "SENT", "RECEIVED",
+              "BEHIND US (seqs, by origin)");
+  for (const auto& peer : status.at("peers")) {
+    const auto& contact = peer.at("last_contact_ms");
+    std::string behind;
+    for (const auto& [name, seqs] : peer.at("behind_seqs").items())
+      behind += (behind.empty() ? "" : ", ") + name + " " + std::to_string(seqs.get<unsigned long long>());
+    std::printf("%-6s %-11s %-22s %-12s %8llu %8llu  %s\n", peer.at("name").get<std::string>().c_str(),
+                peer.at("state").get<std::string>().c_str(), peer.at("remote").get<std::string>().c_str(),
+                contact.is_null() ? "never" : clock_time(contact.get<std::int64_t>()).substr(11).c_str(),
+                peer.at("messages_sent").get<unsigned long long>(),
+                peer.at("messages_received").get<unsigned long long>(), behind.empty() ? "-" : behind.c_str());
+  }
+  std::string refused;
+  for (const auto& [reason, count] : status.at("rejections").items())
+    refused += (refused.empty() ? "" : ", ") + reason + " " + std::to_string(count.get<unsigned long long>());
+  std::printf("refused: %s\n", refused.empty() ? "none" : refused.c_str());
+}
+
 void print_status(const json& status) {
   const auto& store = status.at("store");
   std::printf("node        %s (%s) in network %s, roster version %llu\n", status.at("node").get<std::string>().c_str(),
@@ -138,19 +162,8 @@ void print_status(const json& status) {
               status.at("operations").get<unsigned long long>(), status.at("replays").get<unsigned long long>(),
               status.at("refusals").get<unsigned long long>(), age(status.at("uptime_ms").get<std::int64_t>()).c_str());
   if (status.contains("peers")) {
-    std::printf("\n%-6s %-11s %-22s %-12s %8s %8s\n", "PEER", "LINK", "REMOTE", "LAST CONTACT", "SENT", "RECEIVED");
-    for (const auto& peer : status.at("peers")) {
-      const auto& contact = peer.at("last_contact_ms");
-      std::printf("%-6s %-11s %-22s %-12s %8llu %8llu\n", peer.at("name").get<std::string>().c_str(),
-                  peer.at("state").get<std::string>().c_str(), peer.at("remote").get<std::string>().c_str(),
-                  contact.is_null() ? "never" : clock_time(contact.get<std::int64_t>()).substr(11).c_str(),
-                  peer.at("messages_sent").get<unsigned long long>(),
-                  peer.at("messages_received").get<unsigned long long>());
-    }
-    std::string refused;
-    for (const auto& [reason, count] : status.at("rejections").items())
-      refused += (refused.empty() ? "" : ", ") + reason + " " + std::to_string(count.get<unsigned long long>());
-    std::printf("refused links: %s\n", refused.empty() ? "none" : refused.c_str());
+    std::printf("\n");
+    print_peers(status);
   }
 }
 
@@ -420,6 +433,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  export PLACEMESH_API=http://127.0.0.1:8401 PLACEMESH_TOKEN=pm_...\n"
       "  placemeshctl status\n"
+      "  placemeshctl peers                       # links, last contact, how far each peer is behind\n"
       "  placemeshctl board                       # the board as a table; --json for scripts\n"
       "  placemeshctl admit CIM/men -n 2          # record two admissions\n"
       "  placemeshctl release CIM/men --reason removed\n"
@@ -445,6 +459,8 @@ int main(int argc, char** argv) {
   int rc = exit_ok;
   auto* status = app.add_subcommand("status", "the node's identity, sequence, store and state");
   status->callback([&] { rc = call(options, "GET", "/v1/status", "", print_status); });
+  auto* peers = app.add_subcommand("peers", "the node's links: state, last contact, traffic, how far each peer is behind");
+  peers->callback([&] { rc = call(options, "GET", "/v1/status", "", print_peers); });
   auto* board = app.add_subcommand("board", "free places of every centre and pool, with as-of times");
   board->callback([&] { rc = call(options, "GET", "/v1/board", "", print_board); });
 

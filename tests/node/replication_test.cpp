@@ -32,11 +32,25 @@ TEST_CASE("replication: every node converges on each centre's figures, also afte
   CHECK(eventually([&] { return cib.occupied("CIM", "men") == 4 && cim.occupied("CIB", "women") == 2; }));
 
   // CIB is down while CIM records more; it catches up when it is back.
+  auto cib_link_at_hq = [&] {
+    const json status = hq.get("/v1/status");
+    for (const auto& peer : status["peers"])
+      if (peer["name"] == "CIB") return peer["state"].get<std::string>();
+    return std::string("missing");
+  };
+  REQUIRE(eventually([&] { return cib_link_at_hq() == "up"; }));
   cib.stop();
   REQUIRE(cim.request("POST", "/v1/pools/CIM/men/admit", admit(3, "a2"), cim_token).status == 200);
   REQUIRE(cim.request("POST", "/v1/pools/CIM/men/release", R"({"count":1,"reason":"removed","op_id":"a3"})", cim_token).status ==
           200);
   CHECK(eventually([&] { return hq.occupied("CIM", "men") == 6; }));
+  auto cib_behind_at_hq = [&] {
+    const json status = hq.get("/v1/status");
+    for (const auto& peer : status["peers"])
+      if (peer["name"] == "CIB") return peer["behind_seqs"].value("CIM", std::uint64_t{0});
+    return std::uint64_t{99};
+  };
+  CHECK(cib_behind_at_hq() >= 2);  // HQ sees that CIB missed CIM's two operations
   {
     // Its own admissions are in its own store (peers never hand a node its own records).
     auto store = Store::open_read_only(cib.info().data_dir);
@@ -48,6 +62,7 @@ TEST_CASE("replication: every node converges on each centre's figures, also afte
   cib.start();
   CHECK(eventually([&] { return cib.occupied("CIM", "men") == 6; }));
   CHECK(cib.occupied("CIB", "women") == 2);
+  CHECK(eventually([&] { return cib_behind_at_hq() == 0; }));
 
   // CIM loses its disk: it comes back as a new epoch and recovers the old
   // epoch's records from its peers; nothing is counted twice.
