@@ -319,9 +319,8 @@ void Replica::reload() {
   writer_ = Writer(store_->origin(), loaded.value().last_seq, loaded.value().last_hlc);
   durable_seq_ = writer_.last_seq();
   failed_.reset();
-  spdlog::warn("reloaded the store after a failed commit: {} records, last seq {}{}", ledger_.record_count(),
-               writer_.last_seq(),
-               store_->read_only() ? "; the store is read-only: raise store.map_size_mb and restart" : "");
+  spdlog::warn("reloaded the store after a failed commit: {} records, last seq {}; writes are refused: {}",
+               ledger_.record_count(), writer_.last_seq(), store_->read_only_reason().message());
 }
 
 Replica::~Replica() {
