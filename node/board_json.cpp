@@ -1,6 +1,6 @@
 #include "node/board_json.hpp"
 
-#include <nlohmann/json.hpp>
+#include "node/json_text.hpp"
 
 namespace placemesh {
 
@@ -55,7 +55,7 @@ std::string board_json(const Replica& replica) {
                          {"roster_version", replica.roster().version},
                          {"centres", centres},
                          {"totals", totals}};
-  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_text(json);
 }
 
 std::string status_json(const Replica& replica, std::int64_t started_ms, const std::optional<MeshStatus>& mesh) {
@@ -99,14 +99,14 @@ std::string status_json(const Replica& replica, std::int64_t started_ms, const s
     json["peers"] = peers;
     json["rejections"] = mesh->rejections;
   }
-  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_text(json);
 }
 
 std::string error_json(const Error& error, std::string_view field) {
   nlohmann::json json = {{"ok", false}, {"error", code_name(error.code)}, {"message", error.message()}};
   if (!field.empty()) json["field"] = field;
   // Messages may quote bytes from the request: never fail on invalid UTF-8.
-  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_text(json);
 }
 
 }  // namespace placemesh

@@ -1,9 +1,8 @@
 #include "node/http_api.hpp"
 
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
+#include "node/json_text.hpp"
 #include <restinio/all.hpp>
 
 #include "crdt/key.hpp"
@@ -47,16 +46,6 @@ restinio::http_status_line_t status_line(Code code) {
   }
 }
 
-std::string random_op_id() {
-  std::array<std::uint8_t, 16> bytes{};
-  randombytes_buf(bytes.data(), bytes.size());
-  bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0F) | 0x40);  // UUID version 4
-  bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3F) | 0x80);
-  std::string hex(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-         hex.substr(20, 12);
-}
 
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> parts;
@@ -120,7 +109,7 @@ struct HttpApi::Impl {
     if (method == restinio::http_method_get() && path == "/healthz") {
       const auto status = replica.status();
       reply(request, status.state == "ok" ? restinio::status_ok() : restinio::status_service_unavailable(),
-            nlohmann::json{{"ok", status.state == "ok"}, {"node", status.node}, {"state", status.state}}.dump());
+            json_text({{"ok", status.state == "ok"}, {"node", status.node}, {"state", status.state}}));
       return restinio::request_accepted();
     }
     if (parts.empty() || parts[0] != "v1") {
@@ -176,12 +165,11 @@ struct HttpApi::Impl {
     if (!installed) return fail(request, installed.error());
     if (installed.value() && mesh != nullptr) mesh->roster_changed();
     reply(request, restinio::status_ok(),
-          nlohmann::json{{"ok", true},
-                         {"installed", installed.value()},
-                         {"version", replica.roster().version},
-                         {"message", installed.value() ? "installed; passing it on to the peers"
-                                                       : "not newer than the roster this node runs; nothing changed"}}
-              .dump());
+          json_text({{"ok", true},
+                     {"installed", installed.value()},
+                     {"version", replica.roster().version},
+                     {"message", installed.value() ? "installed; passing it on to the peers"
+                                                   : "not newer than the roster this node runs; nothing changed"}}));
   }
 
   void operation(const Request& request, const Token& token, const std::vector<std::string_view>& parts) {
@@ -214,7 +202,7 @@ struct HttpApi::Impl {
       return;
     }
     if (auto error = parse_body(request->body(), op); error) return fail(request, error->first, error->second);
-    if (op.op_id.empty()) op.op_id = random_op_id();
+    if (op.op_id.empty()) op.op_id = new_op_id();
     replica.execute(std::move(op), [this, request](OperationOutcome outcome) {
       if (outcome.error) return fail(request, *outcome.error);
       reply(request, restinio::status_ok(), std::move(outcome.receipt), outcome.replayed);
@@ -240,10 +228,7 @@ struct HttpApi::Impl {
       if (name == "op_id") {
         if (!value.is_string()) return bad("op_id", "expected a string");
         op.op_id = value.get<std::string>();
-        const bool valid = !op.op_id.empty() && op.op_id.size() <= limits::op_id_bytes_max &&
-                           op.op_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                      "0123456789-_.:") == std::string::npos;
-        if (!valid) return bad("op_id", "expected 1 to 64 of A-Z a-z 0-9 - _ . :");
+        if (!is_valid_op_id(op.op_id)) return bad("op_id", "expected 1 to 64 of A-Z a-z 0-9 - _ . :");
       } else if (name == "count" && counts) {
         if (!value.is_number_integer()) return bad("count", "expected a whole number");
         op.count = value.get<std::int64_t>();

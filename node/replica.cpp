@@ -1,8 +1,9 @@
 #include "node/replica.hpp"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
+#include "node/json_text.hpp"
 
 #include "crdt/limits.hpp"
 #include "crdt/operations.hpp"
@@ -23,6 +24,26 @@ std::string_view operation_name(OperationKind kind) {
   return "admit";
 }
 
+bool is_valid_op_id(std::string_view id) {
+  if (id.empty() || id.size() > limits::op_id_bytes_max) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+          c == '.' || c == ':'))
+      return false;
+  return true;
+}
+
+std::string new_op_id() {
+  std::array<std::uint8_t, 16> bytes{};
+  randombytes_buf(bytes.data(), bytes.size());
+  bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0F) | 0x40);  // UUID version 4
+  bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3F) | 0x80);
+  std::string hex(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20, 12);
+}
+
 std::optional<OperationKind> operation_from_name(std::string_view name) {
   for (auto kind : {OperationKind::admit, OperationKind::release, OperationKind::block, OperationKind::unblock,
                     OperationKind::operational})
@@ -31,15 +52,6 @@ std::optional<OperationKind> operation_from_name(std::string_view name) {
 }
 
 namespace {
-
-bool is_op_id(std::string_view id) {
-  if (id.empty() || id.size() > limits::op_id_bytes_max) return false;
-  for (char c : id)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-          c == '.' || c == ':'))
-      return false;
-  return true;
-}
 
 // What an op_id stands for: a retry must ask for the same thing.
 std::string fingerprint(OperationKind kind, std::string_view pool, std::int64_t amount, std::string_view reason) {
@@ -188,7 +200,7 @@ void Replica::audit(const OperationRequest& request, std::string_view result) {
   else line["count"] = request.count;
   if (!request.reason.empty()) line["reason"] = request.reason;
   Batch batch;
-  batch.audit.push_back(line.dump());
+  batch.audit.push_back(json_text(line));
   ++in_flight_;
   store_->submit(std::move(batch), [this](Status status) {
     post_([this, status = std::move(status)] { batch_done(status); });
@@ -203,7 +215,7 @@ void Replica::execute(OperationRequest request, Done done) {
     audit(request, "refused: " + error.message());
     done(OperationOutcome{std::move(error), {}, false});
   };
-  if (!is_op_id(request.op_id))
+  if (!is_valid_op_id(request.op_id))
     return refuse(make_error(Code::malformed, "op_id: expected 1 to " + std::to_string(limits::op_id_bytes_max) +
                                                   " of A-Z a-z 0-9 - _ . :"));
   if (auto waiting = pending_.find(request.op_id); waiting != pending_.end()) {

@@ -40,6 +40,10 @@ namespace placemesh {
 enum class OperationKind : std::uint8_t { admit, release, block, unblock, operational };
 [[nodiscard]] std::string_view operation_name(OperationKind kind);
 [[nodiscard]] std::optional<OperationKind> operation_from_name(std::string_view name);
+// 1 to limits::op_id_bytes_max of A-Z a-z 0-9 - _ . :
+[[nodiscard]] bool is_valid_op_id(std::string_view id);
+// A random UUID (version 4), for operations whose caller gave no op_id.
+[[nodiscard]] std::string new_op_id();
 
 struct OperationRequest {
   OperationKind kind = OperationKind::admit;

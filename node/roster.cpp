@@ -80,18 +80,11 @@ void read_pools(toml_fields::Fields& fields, const toml::table& table, const std
   }
   if (array->size() > limits::pools_per_centre_max)
     fields.problem(where + ".pool", "more than " + std::to_string(limits::pools_per_centre_max) + " pools");
-  std::size_t index = 0;
-  for (const auto& element : *array) {
-    const std::string at = where + ".pool[" + std::to_string(index++) + "]";
-    const auto* pool = element.as_table();
-    if (pool == nullptr) {
-      fields.problem(at, "expected a table");
-      continue;
-    }
-    fields.unknown_keys(*pool, {"unit", "category", "design"}, at + ".");
-    auto unit = fields.string(*pool, "unit", at + ".unit", true, "a unit name such as \"men\" or \"wing-a\"");
-    auto category = fields.string(*pool, "category", at + ".category", true, "men, women, families or border");
-    auto design = fields.integer(*pool, "design", at + ".design", true, 0, limits::pool_places_max);
+  fields.each_table(*array, where + ".pool", [&](const toml::table& pool, const std::string& at) {
+    fields.unknown_keys(pool, {"unit", "category", "design"}, at + ".");
+    auto unit = fields.string(pool, "unit", at + ".unit", true, "a unit name such as \"men\" or \"wing-a\"");
+    auto category = fields.string(pool, "category", at + ".category", true, "men, women, families or border");
+    auto design = fields.integer(pool, "design", at + ".design", true, 0, limits::pool_places_max);
     PoolSpec spec;
     if (unit) {
       spec.id = node.name + "/" + *unit;
@@ -106,7 +99,7 @@ void read_pools(toml_fields::Fields& fields, const toml::table& table, const std
     for (const auto& other : node.pools)
       if (unit && other.id == spec.id) fields.problem(at + ".unit", "\"" + *unit + "\" appears twice");
     node.pools.push_back(std::move(spec));
-  }
+  });
 }
 
 }  // namespace
@@ -130,31 +123,24 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
     fields.problem("node", "more than " + std::to_string(roster_nodes_max) + " nodes");
   std::set<std::string> names;
   std::set<PublicKey> keys;
-  std::size_t index = 0;
   if (nodes != nullptr) {
-    for (const auto& element : *nodes) {
-      const std::string at = "node[" + std::to_string(index++) + "]";
-      const auto* table = element.as_table();
-      if (table == nullptr) {
-        fields.problem(at, "expected a table");
-        continue;
-      }
-      fields.unknown_keys(*table, {"name", "title", "role", "public_key", "address", "pool"}, at + ".");
+    fields.each_table(*nodes, "node", [&](const toml::table& table, const std::string& at) {
+      fields.unknown_keys(table, {"name", "title", "role", "public_key", "address", "pool"}, at + ".");
       RosterNode node;
-      if (auto name = fields.string(*table, "name", at + ".name", true, "a code such as \"CIM\"")) {
+      if (auto name = fields.string(table, "name", at + ".name", true, "a code such as \"CIM\"")) {
         if (!is_node_name(*name))
           fields.problem(at + ".name", "\"" + *name + "\": expected 1-16 of A-Z, 0-9, '-' or '_'");
         else if (!names.insert(*name).second)
           fields.problem(at + ".name", "\"" + *name + "\" appears twice");
         node.name = *name;
       }
-      node.title = fields.string(*table, "title", at + ".title", false, "a display name").value_or(node.name);
-      if (auto role = fields.string(*table, "role", at + ".role", true, "centre or hq")) {
+      node.title = fields.string(table, "title", at + ".title", false, "a display name").value_or(node.name);
+      if (auto role = fields.string(table, "role", at + ".role", true, "centre or hq")) {
         if (*role == "centre") node.role = NodeRole::centre;
         else if (*role == "hq") node.role = NodeRole::hq;
         else fields.problem(at + ".role", "\"" + *role + "\": expected centre or hq");
       }
-      if (auto key = fields.string(*table, "public_key", at + ".public_key", true, "64 hex digits")) {
+      if (auto key = fields.string(table, "public_key", at + ".public_key", true, "64 hex digits")) {
         if (auto parsed_key = public_key_from_hex(*key)) {
           node.key = *parsed_key;
           if (!keys.insert(node.key).second) fields.problem(at + ".public_key", "the same key is listed twice");
@@ -163,12 +149,12 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
         }
       }
       node.address =
-          fields.string(*table, "address", at + ".address", true, "the gossip address host:port").value_or("");
-      read_pools(fields, *table, at, node);
+          fields.string(table, "address", at + ".address", true, "the gossip address host:port").value_or("");
+      read_pools(fields, table, at, node);
       if (node.role == NodeRole::hq && !node.pools.empty())
         fields.problem(at + ".pool", "an hq node owns no pools");
       roster.nodes.push_back(std::move(node));
-    }
+    });
   }
   if (const auto* revoked = root.get("revoked")) {
     const auto* array = revoked->as_array();

@@ -49,30 +49,23 @@ Result<Tokens> Tokens::parse(std::string_view text, const std::string& source) {
   Tokens tokens;
   const auto* array = root.get("token") ? root.get("token")->as_array() : nullptr;
   if (array == nullptr) fields.problem("token", "expected [[token]] tables (none means nobody can use the API)");
-  std::size_t index = 0;
   if (array != nullptr) {
-    for (const auto& element : *array) {
-      const std::string at = "token[" + std::to_string(index++) + "]";
-      const auto* table = element.as_table();
-      if (table == nullptr) {
-        fields.problem(at, "expected a table");
-        continue;
-      }
-      fields.unknown_keys(*table, {"name", "role", "centre", "hash"}, at + ".");
+    fields.each_table(*array, "token", [&](const toml::table& table, const std::string& at) {
+      fields.unknown_keys(table, {"name", "role", "centre", "hash"}, at + ".");
       Token token;
-      token.name = fields.string(*table, "name", at + ".name", true, "a name for the audit log").value_or("");
-      if (auto role = fields.string(*table, "role", at + ".role", true, "viewer, operator, dispatcher or admin")) {
+      token.name = fields.string(table, "name", at + ".name", true, "a name for the audit log").value_or("");
+      if (auto role = fields.string(table, "role", at + ".role", true, "viewer, operator, dispatcher or admin")) {
         if (*role == "viewer") token.role = TokenRole::viewer;
         else if (*role == "operator") token.role = TokenRole::operator_role;
         else if (*role == "dispatcher") token.role = TokenRole::dispatcher;
         else if (*role == "admin") token.role = TokenRole::admin;
         else fields.problem(at + ".role", "\"" + *role + "\": expected viewer, operator, dispatcher or admin");
       }
-      auto centre = fields.string(*table, "centre", at + ".centre", false, "the centre an operator works for");
+      auto centre = fields.string(table, "centre", at + ".centre", false, "the centre an operator works for");
       if (token.role == TokenRole::operator_role && !centre)
         fields.problem(at + ".centre", "an operator token needs the centre it works for");
       token.centre = centre.value_or("");
-      auto hash = fields.string(*table, "hash", at + ".hash", true,
+      auto hash = fields.string(table, "hash", at + ".hash", true,
                                 "64 hex digits from `placemeshctl token-hash` (never the token itself)");
       if (hash) {
         const bool hex = hash->size() == 64 &&
@@ -80,7 +73,7 @@ Result<Tokens> Tokens::parse(std::string_view text, const std::string& source) {
         if (!hex) fields.problem(at + ".hash", "expected 64 lower-case hex digits (BLAKE2b-256 of the token)");
         else if (!tokens.by_hash_.emplace(*hash, token).second) fields.problem(at + ".hash", "listed twice");
       }
-    }
+    });
   }
   if (auto status = fields.result(Code::bad_config); !status) return status.error();
   return tokens;

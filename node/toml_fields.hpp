@@ -70,6 +70,18 @@ class Fields {
     }
   }
 
+  // Calls visit(table, path) for each element of an array of tables, with
+  // its path ("node[2]"); names every element that is not a table.
+  template <typename Visit>
+  void each_table(const toml::array& array, std::string_view prefix, Visit visit) {
+    std::size_t index = 0;
+    for (const auto& element : array) {
+      const std::string at = std::string(prefix) + "[" + std::to_string(index++) + "]";
+      if (const auto* table = element.as_table()) visit(*table, at);
+      else problem(at, "expected a table");
+    }
+  }
+
   // One error naming every problem, or Ok.
   [[nodiscard]] Status result(Code code) const {
     if (problems_.empty()) return Ok{};

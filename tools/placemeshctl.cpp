@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/identity.hpp"
+#include "node/replica.hpp"
 #include "node/roster.hpp"
 #include "node/roster_signature.hpp"
 #include "node/store.hpp"
@@ -38,15 +39,6 @@ struct Options {
   bool json_output = false;
   int timeout_ms = 10'000;
 };
-
-std::string random_op_id() {
-  std::array<std::uint8_t, 12> bytes{};
-  randombytes_buf(bytes.data(), bytes.size());
-  std::string hex(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
-  hex.pop_back();
-  return "ctl-" + hex;
-}
 
 std::string clock_time(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -221,7 +213,7 @@ int operation(const Options& options, const std::string& kind, const std::string
   const auto slash = pool.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == pool.size())
     return usage("\"" + pool + "\": expected CENTRE/POOL such as CIM/men");
-  if (op_id.empty()) op_id = random_op_id();
+  if (op_id.empty()) op_id = new_op_id();  // chosen here, so a retry can repeat it
   json body = {{"op_id", op_id}};
   if (kind == "operational") body["value"] = value;
   else body["count"] = count;
