@@ -26,6 +26,24 @@ inline Origin make_origin(std::size_t index, std::uint64_t epoch = 1) {
 
 inline constexpr std::int64_t start_ms = 1'700'000'000'000;
 
+// The join laws for any state with `join(into, from)`: commutative,
+// idempotent, associative. Returns a ⊔ b for further checks.
+template <typename State, typename Join>
+State check_join_laws(const State& a, const State& b, const State& c, Join join) {
+  State ab = a, ba = b, aa = a;
+  join(ab, b);
+  join(ba, a);
+  join(aa, a);
+  RC_ASSERT(ab == ba);
+  RC_ASSERT(aa == a);
+  State ab_c = ab, bc = b, a_bc = a;
+  join(ab_c, c);
+  join(bc, c);
+  join(a_bc, bc);
+  RC_ASSERT(ab_c == a_bc);
+  return ab;
+}
+
 // A value in [low, high), uniform whatever RapidCheck's current size:
 // rc::gen::inRange scales its range with the size, which would make early
 // cases choose only the first few operations.

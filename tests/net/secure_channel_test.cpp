@@ -53,6 +53,15 @@ struct Pair {
   Node a, b;
   std::map<PublicKey, KeyStatus> roster{{a.key->public_key(), KeyStatus::member},
                                         {b.key->public_key(), KeyStatus::member}};
+
+  // A handshake by `initiator` (in `network`, dialling `expected`) with b,
+  // which answers in network "be" with this roster.
+  Outcome handshake(Signer initiator, std::string_view network = "be",
+                    std::optional<PublicKey> expected = std::nullopt) {
+    Handshake from(Handshake::Role::initiator, std::move(initiator), network, members(roster), expected);
+    Handshake to(Handshake::Role::responder, Signer::of(*b.key), "be", members(roster), std::nullopt);
+    return run(from, to);
+  }
 };
 
 }  // namespace
@@ -116,31 +125,23 @@ TEST_CASE("secure_channel: the handshake refuses outsiders, revoked keys, other 
   Pair pair;
   SECTION("a key not in the roster") {
     Node stranger;
-    Handshake initiator(Handshake::Role::initiator, Signer::of(*stranger.key), "be", members(pair.roster), std::nullopt);
-    Handshake responder(Handshake::Role::responder, Signer::of(*pair.b.key), "be", members(pair.roster), std::nullopt);
-    const auto outcome = run(initiator, responder);
+    const auto outcome = pair.handshake(Signer::of(*stranger.key));
     CHECK(outcome.responder_failed == Reject::unknown_key);
     CHECK_FALSE(outcome.responder_done);
   }
   SECTION("a revoked key") {
     pair.roster[pair.a.key->public_key()] = KeyStatus::revoked;
-    Handshake initiator(Handshake::Role::initiator, Signer::of(*pair.a.key), "be", members(pair.roster), std::nullopt);
-    Handshake responder(Handshake::Role::responder, Signer::of(*pair.b.key), "be", members(pair.roster), std::nullopt);
-    CHECK(run(initiator, responder).responder_failed == Reject::revoked_key);
+    CHECK(pair.handshake(Signer::of(*pair.a.key)).responder_failed == Reject::revoked_key);
   }
   SECTION("another network id") {
-    Handshake initiator(Handshake::Role::initiator, Signer::of(*pair.a.key), "nl", members(pair.roster), std::nullopt);
-    Handshake responder(Handshake::Role::responder, Signer::of(*pair.b.key), "be", members(pair.roster), std::nullopt);
-    const auto outcome = run(initiator, responder);
+    const auto outcome = pair.handshake(Signer::of(*pair.a.key), "nl");
     CHECK(outcome.responder_failed == Reject::wrong_network);
     CHECK(outcome.initiator_failed == Reject::wrong_network);
   }
   SECTION("the dialled node is not the one that answers") {
     Node third;
     pair.roster[third.key->public_key()] = KeyStatus::member;
-    Handshake initiator(Handshake::Role::initiator, Signer::of(*pair.a.key), "be", members(pair.roster), third.key->public_key());
-    Handshake responder(Handshake::Role::responder, Signer::of(*pair.b.key), "be", members(pair.roster), std::nullopt);
-    CHECK(run(initiator, responder).initiator_failed == Reject::wrong_peer);
+    CHECK(pair.handshake(Signer::of(*pair.a.key), "be", third.key->public_key()).initiator_failed == Reject::wrong_peer);
   }
   SECTION("both sides claiming the same role") {
     Handshake one(Handshake::Role::initiator, Signer::of(*pair.a.key), "be", members(pair.roster), std::nullopt);
@@ -173,9 +174,7 @@ TEST_CASE("secure_channel: a tampered or replayed handshake message fails, and n
     const Signer impostor{pair.a.key->public_key(), [&](std::span<const std::uint8_t> message) {
                             return forger.key->sign(message);
                           }};
-    Handshake initiator(Handshake::Role::initiator, impostor, "be", members(pair.roster), std::nullopt);
-    Handshake responder(Handshake::Role::responder, Signer::of(*pair.b.key), "be", members(pair.roster), std::nullopt);
-    const auto outcome = run(initiator, responder);
+    const auto outcome = pair.handshake(impostor);
     CHECK(outcome.responder_failed == Reject::bad_signature);
     CHECK_FALSE(outcome.responder_done);
   }
@@ -185,9 +184,7 @@ TEST_CASE("secure_channel: a tampered or replayed handshake message fails, and n
                              changed.back() = 2;  // sign as a responder while acting as the initiator
                              return pair.a.key->sign(changed);
                            }};
-    Handshake initiator(Handshake::Role::initiator, reflector, "be", members(pair.roster), std::nullopt);
-    Handshake responder(Handshake::Role::responder, Signer::of(*pair.b.key), "be", members(pair.roster), std::nullopt);
-    CHECK(run(initiator, responder).responder_failed == Reject::bad_signature);
+    CHECK(pair.handshake(reflector).responder_failed == Reject::bad_signature);
   }
   SECTION("an authentication frame recorded from an earlier connection") {
     Bytes recorded;

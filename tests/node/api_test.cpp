@@ -21,95 +21,72 @@ namespace {
 
 constexpr auto deadline = std::chrono::seconds(20);
 
-struct Running {
-  explicit Running(const TestNetwork& network, const std::string& name)
-      : node(network.node(name)), daemon(node.config, network.dir() / (name + ".log")), client(node.url(), deadline) {
-    std::string why;
-    if (!daemon.wait_ready(node.url(), deadline, why)) FAIL(why);
-  }
-  tools::HttpResponse send(std::string_view method, const std::string& path, const std::string& body,
-                           const std::string& token) {
-    auto outcome = client.request(method, path, body, token);
-    REQUIRE(outcome.response.has_value());
-    return *outcome.response;
-  }
-  const TestNode& node;
-  Daemon daemon;
-  tools::HttpClient client;
-};
-
 json body_of(const tools::HttpResponse& response) {
   auto parsed = json::parse(response.body, nullptr, false);
   REQUIRE_FALSE(parsed.is_discarded());
   return parsed;
 }
 
-std::int64_t occupied(Running& node, const std::string& token, const std::string& centre, const std::string& pool) {
-  const auto board = body_of(node.send("GET", "/v1/board", "", token));
-  for (const auto& c : board["centres"])
-    if (c["centre"] == centre)
-      for (const auto& p : c["pools"])
-        if (p["pool"] == pool) return p["occupied"].get<std::int64_t>();
-  FAIL("pool not on the board: " << centre << "/" << pool);
-  return -1;
-}
-
 }  // namespace
 
 TEST_CASE("api: requests without a valid token get 401 as JSON") {
   TestNetwork network("auth");
-  Running cim(network, "CIM");
+  RunningNode cim(network, "CIM");
   for (const std::string& token : {std::string(), std::string("pm_not-a-token")}) {
-    const auto response = cim.send("GET", "/v1/board", "", token);
+    const auto response = cim.request("GET", "/v1/board", "", token);
     CHECK(response.status == 401);
     CHECK(response.headers.at("www-authenticate").find("Bearer") == 0);
     CHECK(body_of(response)["error"] == "unauthorized");
   }
-  CHECK(cim.send("GET", "/healthz", "", "").status == 200);
-  CHECK(cim.send("GET", "/v1/board", "", network.token("viewer")).status == 200);
-  CHECK(cim.client.request("GET", "/v1/board", "", "").response->status == 401);
-  CHECK(cim.send("GET", "/nothing", "", "").status == 404);
+  CHECK(cim.request("GET", "/healthz", "", "").status == 200);
+  CHECK(cim.request("GET", "/v1/board", "", network.token("viewer")).status == 200);
+  CHECK(cim.request("GET", "/v1/board", "", "").status == 401);
+  CHECK(cim.request("GET", "/nothing", "", "").status == 404);
+  // Invalid UTF-8 in a path still gets a JSON answer (the error quotes the path).
+  const auto garbled = cim.request("GET", "/v1/\xff\xfe", "", network.token("viewer"));
+  CHECK(garbled.status == 404);
+  CHECK(body_of(garbled)["error"] == "malformed");
 }
 
 TEST_CASE("api: roles decide who may record changes (403 as JSON)") {
   TestNetwork network("roles");
-  Running cim(network, "CIM");
+  RunningNode cim(network, "CIM");
   const std::string path = "/v1/pools/CIM/men/admit";
   SECTION("a viewer or dispatcher only reads") {
     for (const char* name : {"viewer", "dispatcher"}) {
-      const auto response = cim.send("POST", path, R"({"count":1})", network.token(name));
+      const auto response = cim.request("POST", path, R"({"count":1})", network.token(name));
       CHECK(response.status == 403);
       CHECK(body_of(response)["error"] == "forbidden");
     }
   }
   SECTION("an operator only changes its own centre") {
-    const auto response = cim.send("POST", path, R"({"count":1})", network.token("cib"));
+    const auto response = cim.request("POST", path, R"({"count":1})", network.token("cib"));
     CHECK(response.status == 403);
     CHECK(body_of(response)["message"].get<std::string>().find("operator of CIB") != std::string::npos);
   }
   SECTION("the operator of the centre and an admin may") {
-    CHECK(cim.send("POST", path, R"({"count":1})", network.token("cim")).status == 200);
-    CHECK(cim.send("POST", path, R"({"count":1})", network.token("admin")).status == 200);
-    CHECK(occupied(cim, network.token("viewer"), "CIM", "men") == 2);
+    CHECK(cim.request("POST", path, R"({"count":1})", network.token("cim")).status == 200);
+    CHECK(cim.request("POST", path, R"({"count":1})", network.token("admin")).status == 200);
+    CHECK(cim.occupied("CIM", "men") == 2);
   }
-  CHECK(occupied(cim, network.token("viewer"), "CIM", "men") <= 2);
+  CHECK(cim.occupied("CIM", "men") <= 2);
 }
 
 TEST_CASE("api: only the owning centre's node accepts its operations") {
   TestNetwork network("owner");
-  Running hq(network, "HQ");
-  const auto response = hq.send("POST", "/v1/pools/CIM/men/admit", R"({"count":1})", network.token("admin"));
+  RunningNode hq(network, "HQ");
+  const auto response = hq.request("POST", "/v1/pools/CIM/men/admit", R"({"count":1})", network.token("admin"));
   CHECK(response.status == 403);
   const auto body = body_of(response);
   CHECK(body["error"] == "not_owner");
   CHECK(body["message"].get<std::string>().find("not the owner") != std::string::npos);
   CHECK(body["message"].get<std::string>().find("belongs to node CIM") != std::string::npos);
-  CHECK(occupied(hq, network.token("admin"), "CIM", "men") == 0);
+  CHECK(hq.occupied("CIM", "men") == 0);
 }
 
 TEST_CASE("api: bad requests are refused with the field named and change nothing") {
   TestNetwork network("bad");
-  Running cim(network, "CIM");
+  RunningNode cim(network, "CIM");
   const std::string token = network.token("cim");
   struct Case {
     std::string path, body;
@@ -141,7 +118,7 @@ TEST_CASE("api: bad requests are refused with the field named and change nothing
   };
   for (const auto& c : cases) {
     INFO(c.path << " " << c.body);
-    const auto response = cim.send("POST", c.path, c.body, token);
+    const auto response = cim.request("POST", c.path, c.body, token);
     if (c.status != 0) CHECK(response.status == c.status);
     else CHECK(response.status == 400);
     const auto body = body_of(response);
@@ -151,71 +128,71 @@ TEST_CASE("api: bad requests are refused with the field named and change nothing
   }
   SECTION("a body over the limit gets 413") {
     const std::string big = R"({"count":1,"reason":")" + std::string(20'000, 'x') + R"("})";
-    CHECK(cim.send("POST", "/v1/pools/CIM/men/admit", big, token).status == 413);
+    CHECK(cim.request("POST", "/v1/pools/CIM/men/admit", big, token).status == 413);
   }
   SECTION("a wrong method gets 405, an unknown path 404") {
-    CHECK(cim.send("GET", "/v1/pools/CIM/men/admit", "", token).status == 405);
-    CHECK(cim.send("POST", "/v1/board", "{}", token).status == 405);
-    CHECK(cim.send("GET", "/v1/nothing", "", token).status == 404);
+    CHECK(cim.request("GET", "/v1/pools/CIM/men/admit", "", token).status == 405);
+    CHECK(cim.request("POST", "/v1/board", "{}", token).status == 405);
+    CHECK(cim.request("GET", "/v1/nothing", "", token).status == 404);
   }
-  const auto board = body_of(cim.send("GET", "/v1/board", "", token));
+  const auto board = body_of(cim.request("GET", "/v1/board", "", token));
   const auto& pool = board["centres"][0]["pools"][0];
   CHECK(pool["occupied"] == 0);
   CHECK(pool["blocked"] == 0);
   CHECK(pool["operational"] == 110);
-  const auto status = body_of(cim.send("GET", "/v1/status", "", token));
+  const auto status = body_of(cim.request("GET", "/v1/status", "", token));
   CHECK(status["operations"] == 0);
 }
 
 TEST_CASE("api: a repeated op_id returns the first answer and counts once") {
   TestNetwork network("replay");
-  Running cim(network, "CIM");
+  RunningNode cim(network, "CIM");
   const std::string token = network.token("cim");
-  const auto first = cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":3,"op_id":"desk-1-0001"})", token);
+  const auto first = cim.request("POST", "/v1/pools/CIM/men/admit", R"({"count":3,"op_id":"desk-1-0001"})", token);
   REQUIRE(first.status == 200);
-  const auto again = cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":3,"op_id":"desk-1-0001"})", token);
+  const auto again = cim.request("POST", "/v1/pools/CIM/men/admit", R"({"count":3,"op_id":"desk-1-0001"})", token);
   CHECK(again.status == 200);
   CHECK(again.body == first.body);
   CHECK(again.headers.at("x-placemesh-replay") == "true");
   // The same op_id for another operation is refused, never applied.
-  const auto changed = cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":5,"op_id":"desk-1-0001"})", token);
+  const auto changed = cim.request("POST", "/v1/pools/CIM/men/admit", R"({"count":5,"op_id":"desk-1-0001"})", token);
   CHECK(changed.status == 409);
   CHECK(body_of(changed)["error"] == "op_id_reused");
   const auto other_pool =
-      cim.send("POST", "/v1/pools/CIM/men/release", R"({"count":3,"reason":"x","op_id":"desk-1-0001"})", token);
+      cim.request("POST", "/v1/pools/CIM/men/release", R"({"count":3,"reason":"x","op_id":"desk-1-0001"})", token);
   CHECK(other_pool.status == 409);
-  CHECK(occupied(cim, token, "CIM", "men") == 3);
+  CHECK(cim.occupied("CIM", "men") == 3);
 
   SECTION("concurrent retries of one op_id are applied once") {
     std::vector<std::thread> threads;
     std::atomic<int> ok{0};
     for (int i = 0; i < 8; ++i)
       threads.emplace_back([&] {
-        tools::HttpClient client(cim.node.url(), deadline);
+        tools::HttpClient client(cim.info().url(), deadline);
         auto outcome = client.request("POST", "/v1/pools/CIM/men/admit", R"({"count":1,"op_id":"burst"})", token);
         if (outcome.response && outcome.response->status == 200) ++ok;
       });
     for (auto& thread : threads) thread.join();
     CHECK(ok == 8);
-    CHECK(occupied(cim, token, "CIM", "men") == 4);
+    CHECK(cim.occupied("CIM", "men") == 4);
   }
 }
 
 TEST_CASE("api: the board and status carry the documented fields") {
   TestNetwork network("fields");
-  Running cib(network, "CIB");
+  RunningNode cib(network, "CIB");
   const std::string token = network.token("cib");
-  REQUIRE(cib.send("POST", "/v1/pools/CIB/women/operational", R"({"value":30})", token).status == 200);
-  REQUIRE(cib.send("POST", "/v1/pools/CIB/women/admit", R"({"count":31})", token).status == 200);
-  REQUIRE(cib.send("POST", "/v1/pools/CIB/women/block", R"({"count":2,"reason":"damage"})", token).status == 200);
+  REQUIRE(cib.request("POST", "/v1/pools/CIB/women/operational", R"({"value":30})", token).status == 200);
+  REQUIRE(cib.request("POST", "/v1/pools/CIB/women/admit", R"({"count":31})", token).status == 200);
+  REQUIRE(cib.request("POST", "/v1/pools/CIB/women/block", R"({"count":2,"reason":"damage"})", token).status == 200);
   // A free-text reason is escaped in the receipt (and the audit line).
   const auto release =
-      cib.send("POST", "/v1/pools/CIB/women/release", R"({"count":1,"reason":"moved \"north\"\n\\ é"})", token);
+      cib.request("POST", "/v1/pools/CIB/women/release", R"({"count":1,"reason":"moved \"north\"\n\\ é"})", token);
   INFO(release.body);
   REQUIRE(release.status == 200);
   CHECK(body_of(release)["reason"] == "moved \"north\"\n\\ é");
-  REQUIRE(cib.send("POST", "/v1/pools/CIB/women/admit", R"({"count":1})", token).status == 200);
-  const auto board = body_of(cib.send("GET", "/v1/board", "", network.token("viewer")));
+  REQUIRE(cib.request("POST", "/v1/pools/CIB/women/admit", R"({"count":1})", token).status == 200);
+  const auto board = body_of(cib.request("GET", "/v1/board", "", network.token("viewer")));
   CHECK(board.contains("generated_at"));
   REQUIRE(board["centres"].size() == 2);
   const auto& centre = board["centres"][1];
@@ -236,7 +213,7 @@ TEST_CASE("api: the board and status carry the documented fields") {
   CHECK(women["overbooked"] == 3);
   CHECK(board["totals"]["women"]["available"] == -3);
   CHECK(board["totals"]["men"]["available"] == 190);
-  const auto status = body_of(cib.send("GET", "/v1/status", "", network.token("viewer")));
+  const auto status = body_of(cib.request("GET", "/v1/status", "", network.token("viewer")));
   for (const char* field : {"node", "origin", "epoch", "seq", "store", "state"}) CHECK(status.contains(field));
   CHECK(status["node"] == "CIB");
   CHECK(status["state"] == "ok");
@@ -249,26 +226,26 @@ TEST_CASE("api: data, op_ids and the audit log survive a clean restart") {
   std::string first;
   std::uint64_t epoch = 0;
   {
-    Running cim(network, "CIM");
-    const auto response = cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":2,"op_id":"r-1"})", token);
+    RunningNode cim(network, "CIM");
+    const auto response = cim.request("POST", "/v1/pools/CIM/men/admit", R"({"count":2,"op_id":"r-1"})", token);
     REQUIRE(response.status == 200);
     first = response.body;
-    epoch = body_of(cim.send("GET", "/v1/status", "", token))["epoch"].get<std::uint64_t>();
-    cim.daemon.signal(SIGTERM);
-    const auto status = cim.daemon.wait_exit(deadline);
+    epoch = body_of(cim.request("GET", "/v1/status", "", token))["epoch"].get<std::uint64_t>();
+    cim.daemon().signal(SIGTERM);
+    const auto status = cim.daemon().wait_exit(deadline);
     REQUIRE(status.has_value());
     CHECK(WIFEXITED(*status));
     CHECK(WEXITSTATUS(*status) == 0);
   }
-  Running cim(network, "CIM");
-  CHECK(occupied(cim, token, "CIM", "men") == 2);
-  CHECK(cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":2,"op_id":"r-1"})", token).body == first);
-  CHECK(occupied(cim, token, "CIM", "men") == 2);
-  const auto status = body_of(cim.send("GET", "/v1/status", "", token));
+  RunningNode cim(network, "CIM");
+  CHECK(cim.occupied("CIM", "men") == 2);
+  CHECK(cim.request("POST", "/v1/pools/CIM/men/admit", R"({"count":2,"op_id":"r-1"})", token).body == first);
+  CHECK(cim.occupied("CIM", "men") == 2);
+  const auto status = body_of(cim.request("GET", "/v1/status", "", token));
   CHECK(status["epoch"].get<std::uint64_t>() == epoch);
   CHECK(status["seq"].get<std::uint64_t>() >= 2);
-  cim.daemon.signal(SIGTERM);
-  REQUIRE(cim.daemon.wait_exit(deadline).has_value());
+  cim.daemon().signal(SIGTERM);
+  REQUIRE(cim.daemon().wait_exit(deadline).has_value());
   const auto log = read_file(network.node("CIM").config.parent_path() / "CIM.log");
   CHECK(log.find("stopped cleanly") != std::string::npos);
   // The audit log stays on the node and names the token and the result.
@@ -299,7 +276,7 @@ TEST_CASE("api: placemeshd refuses bad configs and foreign data directories with
   }
   SECTION("a data directory of another node key") {
     {
-      Running cim(network, "CIM");  // creates data/CIM with CIM's key
+      RunningNode cim(network, "CIM");  // creates data/CIM with CIM's key
     }
     network.set_config("CIB", "data_dir", "\"data/CIM\"");
     const auto result = run_placemeshd(network.node("CIB").config, deadline);
@@ -313,8 +290,8 @@ TEST_CASE("api: placemeshd refuses bad configs and foreign data directories with
     CHECK(result.output.find("the roster file lists") != std::string::npos);
   }
   SECTION("an API port already in use") {
-    Running cim(network, "CIM");
-    network.set_config("CIB", "api_listen", "\"127.0.0.1:" + std::to_string(cim.node.api_port) + "\"");
+    RunningNode cim(network, "CIM");
+    network.set_config("CIB", "api_listen", "\"127.0.0.1:" + std::to_string(cim.info().api_port) + "\"");
     const auto result = run_placemeshd(network.node("CIB").config, deadline);
     CHECK(result.exit_code == 1);
     CHECK(result.output.find("api_listen") != std::string::npos);
@@ -325,13 +302,13 @@ TEST_CASE("api: a full store turns the node read-only with a clear error, and re
   TestNetwork network("full");
   // A 1 MiB map fills after some hundreds of operations.
   std::ofstream(network.node("CIM").config, std::ios::app) << "\n[store]\nmap_size_mb = 1\n";
-  Running cim(network, "CIM");
+  RunningNode cim(network, "CIM");
   const std::string token = network.token("cim");
   int accepted = 0;
   tools::HttpResponse last;
   for (int i = 0; i < 20'000; ++i) {
     const std::string op_id = "fill-" + std::to_string(i) + "-" + std::string(40, 'x');
-    last = cim.send("POST", "/v1/pools/CIM/men/admit", "{\"count\":1,\"op_id\":\"" + op_id + "\"}", token);
+    last = cim.request("POST", "/v1/pools/CIM/men/admit", "{\"count\":1,\"op_id\":\"" + op_id + "\"}", token);
     if (last.status != 200) break;
     ++accepted;
   }
@@ -341,10 +318,10 @@ TEST_CASE("api: a full store turns the node read-only with a clear error, and re
   CHECK(error["message"].get<std::string>().find("map_size_mb") != std::string::npos);
   CHECK(accepted > 10);
   // Every later write is refused the same way; reads still answer.
-  CHECK(cim.send("POST", "/v1/pools/CIM/men/admit", R"({"count":1})", token).status == 507);
-  CHECK(occupied(cim, token, "CIM", "men") == accepted);
-  CHECK(cim.send("GET", "/healthz", "", "").status == 503);
-  CHECK(body_of(cim.send("GET", "/v1/status", "", token))["state"].get<std::string>().find("read-only") == 0);
+  CHECK(cim.request("POST", "/v1/pools/CIM/men/admit", R"({"count":1})", token).status == 507);
+  CHECK(cim.occupied("CIM", "men") == accepted);
+  CHECK(cim.request("GET", "/healthz", "", "").status == 503);
+  CHECK(body_of(cim.request("GET", "/v1/status", "", token))["state"].get<std::string>().find("read-only") == 0);
 }
 
 TEST_CASE("api: placemeshd runs only with a roster signed by its admin key, and never goes back a version") {
@@ -373,12 +350,12 @@ TEST_CASE("api: placemeshd runs only with a roster signed by its admin key, and 
     v2.replace(v2.find("version = 1"), 11, "version = 2");
     v2.replace(v2.find("design = 110"), 12, "design = 120");
     auto runs_version_2 = [&] {
-      Running cim(network, "CIM");
-      const auto board = body_of(cim.send("GET", "/v1/board", "", network.token("viewer")));
+      RunningNode cim(network, "CIM");
+      const auto board = body_of(cim.request("GET", "/v1/board", "", network.token("viewer")));
       CHECK(board["roster_version"] == 2);
       CHECK(board["centres"][0]["pools"][0]["design"] == 120);
-      cim.daemon.signal(SIGTERM);
-      REQUIRE(cim.daemon.wait_exit(deadline).has_value());
+      cim.daemon().signal(SIGTERM);
+      REQUIRE(cim.daemon().wait_exit(deadline).has_value());
     };
     rewrite(sign_roster(v2, *admin.value()));
     runs_version_2();

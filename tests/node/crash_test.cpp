@@ -25,13 +25,6 @@ constexpr int clients = 4;
 constexpr int per_client = 500;
 constexpr auto deadline = std::chrono::seconds(120);
 
-std::int64_t occupied_now(const TestNode& node, const std::string& token) {
-  tools::HttpClient client(node.url(), std::chrono::seconds(5));
-  auto outcome = client.request("GET", "/v1/board", "", token);
-  REQUIRE(outcome.response.has_value());
-  return json::parse(outcome.response->body)["centres"][0]["pools"][0]["occupied"].get<std::int64_t>();
-}
-
 }  // namespace
 
 TEST_CASE("crash: SIGKILL during 2,000 admissions loses no acknowledged one and counts none twice") {
@@ -44,10 +37,7 @@ TEST_CASE("crash: SIGKILL during 2,000 admissions loses no acknowledged one and 
   TestNetwork network("crash");
   const TestNode& cim = network.node("CIM");
   const std::string token = network.token("cim");
-  const auto log = network.dir() / "CIM.log";
-  auto daemon = std::make_unique<Daemon>(cim.config, log);
-  std::string why;
-  REQUIRE(daemon->wait_ready(cim.url(), deadline, why));
+  RunningNode node(network, "CIM");
 
   std::atomic<int> acknowledged{0};
   std::atomic<int> retries{0};
@@ -88,17 +78,16 @@ TEST_CASE("crash: SIGKILL during 2,000 admissions loses no acknowledged one and 
   // Kill at the drawn moment (awaited as a condition, with a deadline).
   while (acknowledged < kill_after && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::microseconds(200));
-  daemon->signal(SIGKILL);
+  node.daemon().signal(SIGKILL);
   paused = true;
-  REQUIRE(daemon->wait_exit(deadline).has_value());
+  REQUIRE(node.daemon().wait_exit(deadline).has_value());
   const int acknowledged_at_kill = acknowledged;
-  daemon = std::make_unique<Daemon>(cim.config, log);
-  REQUIRE(daemon->wait_ready(cim.url(), deadline, why));
+  node.start();
   // Everything acknowledged before the kill is there after the restart; at
   // most the operations in flight at the kill (one per client) are there
   // without an acknowledgement. (A client descheduled between its last pause
   // check and its send may add one more acknowledged admission.)
-  const auto after_restart = occupied_now(cim, token);
+  const auto after_restart = node.occupied("CIM", "men");
   CHECK(after_restart >= acknowledged_at_kill);
   CHECK(after_restart <= acknowledged + clients);
   paused = false;
@@ -107,15 +96,14 @@ TEST_CASE("crash: SIGKILL during 2,000 admissions loses no acknowledged one and 
   REQUIRE_FALSE(gave_up);
   CHECK(acknowledged == clients * per_client);
   CHECK(retries > 0);  // the kill did interrupt someone
-  CHECK(occupied_now(cim, token) == clients * per_client);
+  CHECK(node.occupied("CIM", "men") == clients * per_client);
 
   // Each acknowledged admission is its own record: no seq answered twice.
   std::set<std::uint64_t> seqs;
   for (const auto& receipt : receipts) seqs.insert(receipt["seq"].get<std::uint64_t>());
   CHECK(seqs.size() == receipts.size());
 
-  daemon->signal(SIGTERM);
-  REQUIRE(daemon->wait_exit(deadline).has_value());
+  node.stop();
   auto store = Store::open_read_only(cim.data_dir);
   REQUIRE(store.ok());
   auto counts = store.value()->counts();
