@@ -86,16 +86,32 @@ std::string status_json(const Replica& replica, std::int64_t started_ms, const s
                            {"read_only", status.store.read_only}}}};
   if (mesh) {
     nlohmann::json peers = nlohmann::json::array();
-    for (const auto& peer : mesh->peers)
+    for (const auto& peer : mesh->peers) {
+      const GossipPeer& gossip = peer.gossip;
+      nlohmann::json behind_seqs = nlohmann::json::object(), behind_ms = nlohmann::json::object();
+      for (const auto& [name, lag] : peer.behind) {
+        behind_seqs[name] = lag.seqs;
+        behind_ms[name] = lag.ms;
+      }
       peers.push_back({{"name", peer.name},
-                       {"state", peer.state},
+                       {"state", state_name(gossip.state)},
                        {"remote", peer.remote},
-                       {"up_since_ms", optional_ms(peer.up_since_ms)},
-                       {"last_contact_ms", optional_ms(peer.last_contact_ms)},
-                       {"messages_sent", peer.messages_sent},
-                       {"messages_received", peer.messages_received},
-                       {"dropped", peer.dropped},
-                       {"behind_seqs", peer.behind}});
+                       {"up_since_ms", optional_ms(gossip.up_since_ms)},
+                       {"last_contact_ms", optional_ms(gossip.last_contact_ms)},
+                       {"next_dial_ms", optional_ms(gossip.next_dial_ms)},
+                       {"links", gossip.links},
+                       {"messages_sent", gossip.messages_sent},
+                       {"messages_received", gossip.messages_received},
+                       {"dropped", gossip.messages_dropped},
+                       {"records_sent", gossip.records_sent},
+                       {"records_received", gossip.records_received},
+                       {"records_added", gossip.records_added},
+                       {"bytes_sent", gossip.bytes_sent},
+                       {"bytes_received", gossip.bytes_received},
+                       {"full_resyncs", gossip.full_resyncs},
+                       {"behind_seqs", behind_seqs},
+                       {"behind_ms", behind_ms}});
+    }
     json["peers"] = peers;
     json["rejections"] = mesh->rejections;
   }

@@ -2,9 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <asio/connect.hpp>
-
-#include "net/link_codec.hpp"
+#include <random>
 
 namespace placemesh {
 
@@ -24,19 +22,47 @@ Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key, Rep
       config_(config),
       key_(key),
       replica_(replica),
+      gossip_(GossipSettings{key.public_key()}, replica, *this, now_ms, std::random_device{}()),
       acceptor_(io),
       accept_timer_(io),
-      sync_timer_(io),
-      jitter_(std::random_device{}()) {
+      tick_timer_(io) {
   events_.up = [this](const std::shared_ptr<net::Link>& link) { on_up(link); };
   events_.message = [this](const std::shared_ptr<net::Link>& link, net::Bytes message) {
-    on_message(link, std::move(message));
+    auto found = links_.find(link->peer());
+    if (found != links_.end() && found->second.link == link) gossip_.message(link->peer(), message);
   };
   events_.down = [this](const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason,
                         const std::string& why) { on_down(link, reason, why); };
+  gossip_.on_refused = [this](const std::string& reason, const PublicKey& peer) {
+    auto found = links_.find(peer);
+    count_rejection(reason, found != links_.end() && found->second.link ? found->second.link->remote() : name_of(peer));
+  };
+  gossip_.on_link_down = [this](const PublicKey& peer, const std::string& why) {
+    if (!stopped_) spdlog::info("link down with {}: {}", name_of(peer), why);
+  };
+  gossip_.on_roster = [this](const PublicKey& peer, const std::string& text) {
+    auto installed = replica_.install_roster(text, config_.admin_key);
+    if (!installed) {
+      count_rejection("bad_roster", name_of(peer));
+      spdlog::warn("a roster offered by {} was refused: {}", name_of(peer), installed.error().message());
+      return;
+    }
+    if (installed.value()) roster_changed();
+  };
 }
 
 Mesh::~Mesh() { stop(); }
+
+std::string Mesh::name_of(const PublicKey& key) const {
+  const RosterNode* node = replica_.roster().find_node(key);
+  return node ? node->name : short_name(Origin{key, 0});
+}
+
+std::vector<PublicKey> Mesh::members() const {
+  std::vector<PublicKey> keys;
+  for (const auto& node : replica_.roster().nodes) keys.push_back(node.key);
+  return keys;
+}
 
 net::Link::Settings Mesh::settings(net::Handshake::Role role, std::optional<PublicKey> expected) const {
   return net::Link::Settings{
@@ -64,9 +90,9 @@ Status Mesh::start() {
     return make_error(Code::bad_config,
                       "gossip_listen = \"" + config_.gossip_listen.to_string() + "\": cannot listen: " + ec.message());
   accept();
-  dial_all();
-  replica_.on_committed = [this](const std::vector<Record>& records) { push(records, nullptr); };
-  sync();
+  replica_.on_committed = [this](const std::vector<Record>& records) { gossip_.committed(records); };
+  gossip_.set_peers(members());
+  rearm();
   return Ok{};
 }
 
@@ -75,15 +101,14 @@ void Mesh::stop() {
   stopped_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
-  sync_timer_.cancel();
+  tick_timer_.cancel();
   accept_timer_.cancel();
   replica_.on_committed = nullptr;
-  for (auto& link : handshaking_) link->close("stopping");
-  handshaking_.clear();
-  for (auto& [key, peer] : peers_) {
-    if (peer.timer) peer.timer->cancel();
-    if (peer.link) peer.link->close("stopping");
-    if (peer.dialling) peer.dialling->close("stopping");
+  auto handshaking = std::move(handshaking_);
+  for (auto& link : handshaking) link->close("stopping");
+  for (auto& [key, links] : links_) {
+    if (auto link = links.link) link->close("stopping");
+    if (auto dialling = links.dialling) dialling->close("stopping");
   }
 }
 
@@ -113,188 +138,99 @@ void Mesh::accept() {
   });
 }
 
-bool Mesh::should_dial(const PublicKey& key) const { return key != key_.public_key() && key_.public_key() < key; }
-
-void Mesh::dial_all() {
-  for (const auto& node : replica_.roster().nodes) {
-    if (!should_dial(node.key)) continue;
-    Peer& peer = peers_[node.key];
-    const bool waiting = peer.timer && peer.timer->expiry() > asio::steady_timer::clock_type::now();
-    if (!peer.link && !peer.dialling && !peer.connecting && !waiting) dial(node.key);
-  }
-}
-
 void Mesh::dial(const PublicKey& key) {
   if (stopped_) return;
   const RosterNode* node = replica_.roster().find_node(key);
-  if (node == nullptr) return;  // removed from the roster meanwhile
-  const auto endpoint = parse_endpoint(node->address);
-  if (!endpoint) {
-    count_rejection("bad_address", node->name);
-    return schedule_redial(key);
-  }
+  const auto endpoint = node ? parse_endpoint(node->address) : std::nullopt;
   std::error_code ec;
-  const asio::ip::tcp::endpoint target(asio::ip::make_address(endpoint->host, ec), endpoint->port);
+  const auto address = endpoint ? asio::ip::make_address(endpoint->host, ec) : asio::ip::address{};
+  if (!endpoint || ec) {
+    count_rejection("bad_address", name_of(key));
+    // Not from within the gossip's own call: answer on the next turn.
+    return asio::post(io_, [this, key] {
+      if (!stopped_) gossip_.dial_failed(key), rearm();
+    });
+  }
   auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
-  Peer& peer = peers_[key];
-  if (!peer.timer) peer.timer = std::make_unique<asio::steady_timer>(io_);
-  peer.connecting = true;
   // A black-holed address must not hold the dial for the kernel's minutes.
   auto deadline = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(limits::handshake_timeout_ms));
   deadline->async_wait([socket](std::error_code timer_ec) {
     std::error_code ignored;
     if (!timer_ec) socket->close(ignored);
   });
-  socket->async_connect(target, [this, socket, deadline, key](std::error_code connect_ec) {
-    deadline->cancel();
-    if (stopped_) return;
-    Peer& dialled = peers_[key];
-    dialled.connecting = false;
-    if (connect_ec) return schedule_redial(key);
-    dialled.dialling = net::Link::start(std::move(*socket), settings(net::Handshake::Role::initiator, key), events_);
-  });
+  socket->async_connect(asio::ip::tcp::endpoint(address, endpoint->port),
+                        [this, socket, deadline, key](std::error_code connect_ec) {
+                          deadline->cancel();
+                          if (stopped_) return;
+                          if (connect_ec) {
+                            gossip_.dial_failed(key);
+                            return rearm();
+                          }
+                          links_[key].dialling = net::Link::start(
+                              std::move(*socket), settings(net::Handshake::Role::initiator, key), events_);
+                        });
 }
 
-void Mesh::schedule_redial(const PublicKey& key) {
-  if (stopped_ || !should_dial(key) || replica_.roster().find_node(key) == nullptr) return;
-  Peer& peer = peers_[key];
-  if (!peer.timer) peer.timer = std::make_unique<asio::steady_timer>(io_);
-  // Capped exponential backoff, ±25 % jitter so that restarted nodes do not
-  // all dial in step.
-  std::uniform_real_distribution<double> spread(0.75, 1.25);
-  const auto delay = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(peer.delay_ms) * spread(jitter_)));
-  peer.delay_ms = std::min(peer.delay_ms * 2, redial_delay_max_ms);
-  peer.timer->expires_after(delay);
-  peer.timer->async_wait([this, key](std::error_code ec) {
-    if (ec || stopped_) return;
-    Peer& again = peers_[key];
-    if (!again.link && !again.dialling && !again.connecting) dial(key);
-  });
+bool Mesh::send(const PublicKey& peer, const Bytes& bytes) {
+  auto found = links_.find(peer);
+  if (found == links_.end() || !found->second.link || !found->second.link->is_up()) return false;
+  return found->second.link->send(bytes);
 }
 
-void Mesh::send(Peer& peer, const LinkMessage& message) {
-  if (!peer.link || !peer.link->is_up()) return;
-  if (peer.link->send(encode_link_message(message))) ++peer.sent;
+void Mesh::close(const PublicKey& peer, const std::string& why) {
+  auto found = links_.find(peer);
+  if (found == links_.end()) return;
+  // Copies: closing calls on_down, which resets these members.
+  if (auto link = found->second.link) link->close(why);
+  if (auto dialling = found->second.dialling) dialling->close(why);
 }
 
 void Mesh::on_up(const std::shared_ptr<net::Link>& link) {
   std::erase(handshaking_, link);
-  const RosterNode* node = replica_.roster().find_node(link->peer());
-  Peer& peer = peers_[link->peer()];
-  if (peer.dialling == link) peer.dialling.reset();
-  if (peer.link && peer.link != link) peer.link->close("replaced by a newer link");
-  peer.link = link;
-  // The backoff is reset by the first message, not here: a node that the
-  // responder refuses sees its own handshake complete before it is closed.
-  peer.up_since_ms = now_ms();
-  peer.last_contact_ms = peer.up_since_ms;
-  spdlog::info("link up with {} ({}, {})", node ? node->name : short_name(Origin{link->peer(), 0}), link->remote(),
+  Links& links = links_[link->peer()];
+  if (links.dialling == link) links.dialling.reset();
+  auto previous = std::exchange(links.link, link);
+  if (previous && previous != link) previous->close("replaced by a newer link");  // not ours any more: ignored
+  spdlog::info("link up with {} ({}, {})", name_of(link->peer()), link->remote(),
                link->role() == net::Handshake::Role::initiator ? "dialled" : "accepted");
-  send(peer, RosterVersion{replica_.roster().version});
-  send(peer, DigestMessage{replica_.digest()});  // anti-entropy at once: catch up after a partition
-}
-
-void Mesh::sync() {
-  // Anti-entropy every sync interval: each peer answers with what we lack.
-  // A peer sends its digest every interval too, so a link silent for several
-  // is dead (a half-open connection after a partition): close it to redial.
-  const std::int64_t now = now_ms();
-  for (auto& [key, peer] : peers_) {
-    if (peer.link && peer.link->is_up() && peer.last_contact_ms &&
-        now - *peer.last_contact_ms > link_silence_max_ms) {
-      peer.link->close("silent for " + std::to_string((now - *peer.last_contact_ms) / 1000) + " s");
-      continue;
-    }
-    send(peer, DigestMessage{replica_.digest()});
-  }
-  sync_timer_.expires_after(std::chrono::milliseconds(limits::sync_interval_ms));
-  sync_timer_.async_wait([this](std::error_code ec) {
-    if (!ec && !stopped_) sync();
-  });
-}
-
-void Mesh::push(const std::vector<Record>& records, const PublicKey* except) {
-  if (records.empty()) return;
-  for (std::size_t at = 0; at < records.size(); at += limits::records_per_frame_max) {
-    RecordsMessage message;
-    message.records.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
-                           records.begin() + static_cast<std::ptrdiff_t>(
-                                                 std::min(records.size(), at + limits::records_per_frame_max)));
-    const Bytes bytes = encode_link_message(message);
-    for (auto& [key, peer] : peers_) {
-      if (except != nullptr && key == *except) continue;  // never back to where they came from
-      if (!peer.link || !peer.link->is_up()) continue;
-      if (peer.link->send(bytes)) ++peer.sent;
-    }
-  }
-}
-
-void Mesh::count_refused(const Replica::Received& received, const std::string& who) {
-  for (const auto& error : received.refused) count_rejection(std::string(code_name(error.code)), who);
-}
-
-void Mesh::on_message(const std::shared_ptr<net::Link>& link, net::Bytes bytes) {
-  Peer& peer = peers_[link->peer()];
-  if (peer.link != link) return;
-  if (++peer.received == 1) peer.delay_ms = redial_delay_min_ms;
-  peer.last_contact_ms = now_ms();
-  auto message = decode_link_message(bytes);
-  if (!message) {
-    count_rejection("garbled_message", link->remote());
-    return link->close("a message that does not decode");
-  }
-  if (const auto* version = std::get_if<RosterVersion>(&message.value())) {
-    if (version->version < replica_.roster().version) send(peer, RosterText{replica_.roster_text()});
-    return;
-  }
-  if (const auto* records = std::get_if<RecordsMessage>(&message.value())) {
-    const auto received = replica_.receive_records(records->records);
-    count_refused(received, link->remote());
-    push(received.added, &link->peer());  // relay what was new here
-    return;
-  }
-  if (const auto* digest = std::get_if<DigestMessage>(&message.value())) {
-    peer.last_digest = digest->digest;
-    Delta delta = replica_.delta_for(digest->digest);
-    if (!delta.origins.empty() || delta.truncated) send(peer, DeltaMessage{std::move(delta)});
-    return;
-  }
-  if (const auto* delta = std::get_if<DeltaMessage>(&message.value())) {
-    const auto received = replica_.receive_delta(delta->delta);
-    count_refused(received, link->remote());
-    push(received.added, &link->peer());
-    // Ask for the rest at once only if this answer brought something: an
-    // answer we refuse would otherwise be asked for again and again.
-    if (delta->delta.truncated && !received.added.empty()) send(peer, DigestMessage{replica_.digest()});
-    return;
-  }
-  const auto& offered = std::get<RosterText>(message.value());
-  auto installed = replica_.install_roster(offered.text, config_.admin_key);
-  if (!installed) {
-    count_rejection("bad_roster", link->remote());
-    spdlog::warn("a roster offered by {} was refused: {}", link->remote(), installed.error().message());
-    return;
-  }
-  if (installed.value()) roster_changed();
+  gossip_.link_up(link->peer());
 }
 
 void Mesh::on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason, const std::string& why) {
   std::erase(handshaking_, link);
   if (reason) count_rejection(std::string(net::reject_name(*reason)), link->remote());
   else if (why == "handshake timeout") count_rejection("handshake_timeout", link->remote());
-  for (auto& [key, peer] : peers_) {
-    if (peer.link == link) {
-      peer.link.reset();
-      peer.up_since_ms.reset();
-      const RosterNode* node = replica_.roster().find_node(key);
-      if (!stopped_)
-        spdlog::info("link down with {}: {}", node ? node->name : short_name(Origin{key, 0}), why);
-      schedule_redial(key);
-    } else if (peer.dialling == link) {
-      peer.dialling.reset();
-      schedule_redial(key);
+  if (stopped_) return;
+  for (auto& [key, links] : links_) {
+    if (links.link == link) {
+      links.link.reset();
+      gossip_.link_down(key, why);
+    } else if (links.dialling == link) {
+      links.dialling.reset();
+      gossip_.dial_failed(key);
+    } else {
+      continue;
     }
+    rearm();
+    return;
   }
+}
+
+void Mesh::tick() {
+  armed_for_ms_ = 0;
+  gossip_.tick();
+  rearm();
+}
+
+void Mesh::rearm() {
+  if (stopped_) return;
+  const std::int64_t next = gossip_.next_wakeup_ms();
+  if (armed_for_ms_ != 0 && armed_for_ms_ <= next) return;  // already due earlier
+  armed_for_ms_ = next;
+  tick_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, next - now_ms())));
+  tick_timer_.async_wait([this](std::error_code ec) {
+    if (!ec && !stopped_) tick();
+  });
 }
 
 void Mesh::count_rejection(const std::string& reason, const std::string& who) {
@@ -306,19 +242,13 @@ void Mesh::count_rejection(const std::string& reason, const std::string& who) {
   auto& last = last_logged_ms_[log_key];
   if (last != 0 && now - last < rejection_log_interval_ms) return;  // at most once a minute per peer and reason
   last = now;
-  spdlog::warn("refused a link from {}: {} ({} so far; logged at most once a minute)", who, reason,
-               rejections_[reason]);
+  spdlog::warn("refused from {}: {} ({} so far; logged at most once a minute)", who, reason, rejections_[reason]);
 }
 
 void Mesh::roster_changed() {
-  for (auto& [key, peer] : peers_) {
-    if (replica_.roster().find_node(key) != nullptr) continue;
-    if (peer.timer) peer.timer->cancel();
-    if (peer.link) peer.link->close("removed from the roster");
-    if (peer.dialling) peer.dialling->close("removed from the roster");
-  }
-  for (auto& [key, peer] : peers_) send(peer, RosterText{replica_.roster_text()});
-  dial_all();
+  gossip_.set_peers(members());  // closes links to removed nodes, dials new ones
+  gossip_.roster_changed();
+  rearm();
 }
 
 MeshStatus Mesh::status() const {
@@ -328,34 +258,16 @@ MeshStatus Mesh::status() const {
     if (node.key == key_.public_key()) continue;
     PeerStatus entry;
     entry.name = node.name;
-    entry.state = "down";
-    if (auto found = peers_.find(node.key); found != peers_.end()) {
-      const Peer& peer = found->second;
-      if (peer.link && peer.link->is_up()) {
-        entry.state = "up";
-        entry.remote = peer.link->remote();
-        entry.dropped = peer.link->dropped();
-      } else if (peer.dialling) {
-        entry.state = "connecting";
-      } else if (peer.timer && peer.timer->expiry() > asio::steady_timer::clock_type::now()) {
-        entry.state = "waiting";
-      }
-      entry.up_since_ms = peer.up_since_ms;
-      entry.last_contact_ms = peer.last_contact_ms;
-      entry.messages_sent = peer.sent;
-      entry.messages_received = peer.received;
-      // Lag: for each origin we know, how far the peer's knowledge is behind
-      // ours, as of its last digest (at most one sync interval old).
-      for (const auto& [origin, ours] : peer.received > 0 ? replica_.digest() : Digest{}) {
-        const auto theirs = peer.last_digest.find(origin);
-        const std::uint64_t their_through = theirs == peer.last_digest.end() ? 0 : theirs->second.through;
-        if (ours.through <= their_through) continue;
-        const RosterNode* owner = replica_.roster().find_node(origin.key);
-        const std::string name = owner ? owner->name : short_name(origin);
-        entry.behind[name] = std::max(entry.behind[name], ours.through - their_through);
-      }
+    if (const GossipPeer* peer = gossip_.peer(node.key)) entry.gossip = *peer;
+    if (auto found = links_.find(node.key); found != links_.end() && found->second.link)
+      entry.remote = found->second.link->remote();
+    for (const auto& [origin, lag] : gossip_.lag(node.key)) {
+      const RosterNode* owner = replica_.roster().find_node(origin.key);
+      auto& named = entry.behind[owner ? owner->name : short_name(origin)];
+      named.seqs = std::max(named.seqs, lag.seqs);
+      named.ms = std::max(named.ms, lag.ms);
     }
-    status.peers.push_back(entry);
+    status.peers.push_back(std::move(entry));
   }
   return status;
 }

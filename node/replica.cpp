@@ -400,7 +400,7 @@ Delta Replica::delta_for(const Digest& peer) const {
   return delta;
 }
 
-Replica::Received Replica::receive_records(const std::vector<Record>& records) {
+Received Replica::receive_records(const std::vector<Record>& records) {
   Received received;
   if (!can_receive()) return received;
   for (const auto& record : records) {
@@ -426,7 +426,7 @@ Replica::Received Replica::receive_records(const std::vector<Record>& records) {
   return received;
 }
 
-Replica::Received Replica::receive_delta(const Delta& delta) {
+Received Replica::receive_delta(const Delta& delta) {
   Received received;
   if (!can_receive()) return received;
   Delta accepted;

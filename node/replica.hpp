@@ -31,6 +31,7 @@
 #include "crdt/ledger.hpp"
 #include "crdt/operations.hpp"
 #include "crdt/writer.hpp"
+#include "net/gossip.hpp"
 #include "net/identity.hpp"
 #include "node/roster.hpp"
 #include "node/store.hpp"
@@ -73,7 +74,7 @@ struct ReplicaStatus {
   std::uint64_t refusals = 0;
 };
 
-class Replica {
+class Replica final : public GossipHost {
  public:
   using Post = std::function<void(std::function<void()>)>;
   using Clock = std::function<std::int64_t()>;  // ms since the Unix epoch
@@ -83,7 +84,7 @@ class Replica {
   // `roster_text` is the signed text of `roster`, forwarded to peers.
   Replica(Roster roster, std::string roster_text, const SecretKey& key, std::unique_ptr<Store> store, Loaded loaded,
           Clock clock, Post post);
-  ~Replica();
+  ~Replica() override;
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
 
@@ -101,7 +102,8 @@ class Replica {
   [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
   [[nodiscard]] ReplicaStatus status() const;
   [[nodiscard]] const Roster& roster() const { return roster_; }
-  [[nodiscard]] const std::string& roster_text() const { return roster_text_; }
+  [[nodiscard]] const std::string& roster_text() const override { return roster_text_; }
+  [[nodiscard]] std::uint64_t roster_version() const override { return roster_.version; }
   // Installs a signed roster if `admin` signed it and it is newer than the
   // current one (true), keeps the current one if not newer (false), or says
   // why it is refused. Writes it to the store before using it (a blocking
@@ -110,16 +112,12 @@ class Replica {
   // --- records from peers (push, relay, anti-entropy) -------------------------
   // Each record must pass node/record_policy (signature, ownership) before it
   // reaches the ledger; what is new is made durable in the background.
-  struct Received {
-    std::vector<Record> added;  // new here: relay them
-    std::vector<Error> refused;
-  };
-  [[nodiscard]] Received receive_records(const std::vector<Record>& records);
-  [[nodiscard]] Received receive_delta(const Delta& delta);
-  [[nodiscard]] const Digest& digest() const { return ledger_.digest(); }
+  [[nodiscard]] Received receive_records(const std::vector<Record>& records) override;
+  [[nodiscard]] Received receive_delta(const Delta& delta) override;
+  [[nodiscard]] const Digest& digest() const override { return ledger_.digest(); }
   // What a peer lacks, bounded per frame; never this node's own records that
   // are not durable yet (they could be lost to a crash and their seqs reused).
-  [[nodiscard]] Delta delta_for(const Digest& peer) const;
+  [[nodiscard]] Delta delta_for(const Digest& peer) const override;
   [[nodiscard]] std::uint64_t equivocations() const { return equivocations_; }
   // Called with this node's own records once they are durable (eager push).
   std::function<void(const std::vector<Record>&)> on_committed;

@@ -119,18 +119,21 @@ void print_peers(const json& status) {
     std::printf("this node has no links (no mesh)\n");
     return;
   }
-  std::printf("%-6s %-11s %-22s %-12s %8s %8s  %s\n", "PEER", "LINK", "REMOTE", "LAST CONTACT", "SENT", "RECEIVED",
-              "BEHIND US (seqs, by origin)");
+  std::printf("%-6s %-11s %-22s %-12s %9s %9s %7s  %s\n", "PEER", "LINK", "REMOTE", "LAST CONTACT", "RECS SENT",
+              "RECS RECV", "RESYNCS", "BEHIND US (by origin: seqs, age of its knowledge)");
   for (const auto& peer : status.at("peers")) {
     const auto& contact = peer.at("last_contact_ms");
     std::string behind;
-    for (const auto& [name, seqs] : peer.at("behind_seqs").items())
-      behind += (behind.empty() ? "" : ", ") + name + " " + std::to_string(seqs.get<unsigned long long>());
-    std::printf("%-6s %-11s %-22s %-12s %8llu %8llu  %s\n", peer.at("name").get<std::string>().c_str(),
+    for (const auto& [name, seqs] : peer.at("behind_seqs").items()) {
+      const auto ms = peer.at("behind_ms").value(name, std::int64_t{0});
+      behind += (behind.empty() ? "" : ", ") + name + " " + std::to_string(seqs.get<unsigned long long>()) + " (" +
+                std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + " s)";
+    }
+    std::printf("%-6s %-11s %-22s %-12s %9llu %9llu %7llu  %s\n", peer.at("name").get<std::string>().c_str(),
                 peer.at("state").get<std::string>().c_str(), peer.at("remote").get<std::string>().c_str(),
                 contact.is_null() ? "never" : clock_time(contact.get<std::int64_t>()).substr(11).c_str(),
-                peer.at("messages_sent").get<unsigned long long>(),
-                peer.at("messages_received").get<unsigned long long>(), behind.empty() ? "-" : behind.c_str());
+                peer.at("records_sent").get<unsigned long long>(), peer.at("records_received").get<unsigned long long>(),
+                peer.at("full_resyncs").get<unsigned long long>(), behind.empty() ? "-" : behind.c_str());
   }
   std::string refused;
   for (const auto& [reason, count] : status.at("rejections").items())

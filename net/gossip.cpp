@@ -1,0 +1,247 @@
+#include "net/gossip.hpp"
+
+#include <algorithm>
+
+namespace placemesh {
+
+std::string_view state_name(GossipPeer::State state) {
+  switch (state) {
+    case GossipPeer::State::down: return "down";
+    case GossipPeer::State::waiting: return "waiting";
+    case GossipPeer::State::connecting: return "connecting";
+    case GossipPeer::State::up: return "up";
+  }
+  return "down";
+}
+
+Gossip::Gossip(GossipSettings settings, GossipHost& host, GossipTransport& transport, Clock clock,
+               std::uint64_t rng_seed)
+    : settings_(settings), host_(host), transport_(transport), clock_(std::move(clock)), rng_(rng_seed) {
+  next_sync_ms_ = clock_() + settings_.sync_interval_ms;
+}
+
+const GossipPeer* Gossip::peer(const PublicKey& key) const {
+  auto found = peers_.find(key);
+  return found == peers_.end() ? nullptr : &found->second;
+}
+
+void Gossip::set_peers(const std::vector<PublicKey>& members) {
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    if (std::find(members.begin(), members.end(), it->first) != members.end()) {
+      ++it;
+      continue;
+    }
+    const PublicKey key = it->first;
+    const bool linked = it->second.state == GossipPeer::State::up || it->second.state == GossipPeer::State::connecting;
+    it = peers_.erase(it);
+    if (linked) transport_.close(key, "removed from the roster");
+  }
+  for (const auto& key : members) {
+    if (key == settings_.self || peers_.contains(key)) continue;
+    Peer& peer = peers_[key];
+    peer.key = key;
+    peer.redial_delay_ms = settings_.redial_min_ms;
+    if (dials(key)) {
+      peer.state = GossipPeer::State::connecting;
+      transport_.dial(key);
+    }
+  }
+}
+
+void Gossip::send(Peer& peer, const Bytes& bytes, std::size_t records) {
+  if (peer.state != GossipPeer::State::up) return;
+  if (!transport_.send(peer.key, bytes)) {
+    ++peer.messages_dropped;
+    return;
+  }
+  ++peer.messages_sent;
+  peer.records_sent += records;
+  peer.bytes_sent += bytes.size();
+}
+
+void Gossip::send_digest(Peer& peer) { send(peer, encode_link_message(DigestMessage{host_.digest()})); }
+
+void Gossip::link_up(const PublicKey& key) {
+  auto found = peers_.find(key);
+  if (found == peers_.end()) return transport_.close(key, "not a member");
+  Peer& peer = found->second;
+  peer.state = GossipPeer::State::up;
+  peer.next_dial_ms.reset();
+  ++peer.links;
+  // The backoff is reset by the first message, not here: a node that the
+  // responder refuses sees its own handshake complete before it is closed.
+  peer.up_since_ms = clock_();
+  peer.last_contact_ms = peer.up_since_ms;
+  send(peer, encode_link_message(RosterVersion{host_.roster_version()}));
+  send_digest(peer);  // anti-entropy at once: catch up after a partition
+}
+
+void Gossip::link_down(const PublicKey& key, const std::string& why) {
+  auto found = peers_.find(key);
+  if (found == peers_.end()) return;
+  Peer& peer = found->second;
+  const bool was_up = peer.state == GossipPeer::State::up;
+  peer.state = GossipPeer::State::down;
+  peer.up_since_ms.reset();
+  if (was_up && on_link_down) on_link_down(key, why);
+  schedule_redial(peer);
+}
+
+void Gossip::dial_failed(const PublicKey& key) {
+  auto found = peers_.find(key);
+  if (found == peers_.end() || found->second.state == GossipPeer::State::up) return;
+  found->second.state = GossipPeer::State::down;
+  schedule_redial(found->second);
+}
+
+void Gossip::schedule_redial(Peer& peer) {
+  if (!dials(peer.key)) return;
+  // Capped exponential backoff, ±25 % jitter so that restarted nodes do not
+  // all dial in step.
+  std::uniform_real_distribution<double> spread(0.75, 1.25);
+  const auto delay = static_cast<std::int64_t>(static_cast<double>(peer.redial_delay_ms) * spread(rng_));
+  peer.redial_delay_ms = std::min(peer.redial_delay_ms * 2, settings_.redial_max_ms);
+  peer.next_dial_ms = clock_() + delay;
+  peer.state = GossipPeer::State::waiting;
+}
+
+void Gossip::refused(const Received& received, const PublicKey& from) {
+  if (!on_refused) return;
+  for (const auto& error : received.refused) on_refused(std::string(code_name(error.code)), from);
+}
+
+void Gossip::note_digest(Peer& peer, const Digest& digest) {
+  const std::int64_t now = clock_();
+  for (const auto& [origin, ours] : host_.digest()) {
+    const auto theirs = digest.find(origin);
+    const bool level = theirs != digest.end() && theirs->second.through >= ours.through;
+    if (level || !peer.level_ms.contains(origin)) peer.level_ms[origin] = now;
+  }
+  peer.last_digest = digest;
+}
+
+std::map<Origin, OriginLag> Gossip::lag(const PublicKey& key) const {
+  std::map<Origin, OriginLag> lag;
+  auto found = peers_.find(key);
+  if (found == peers_.end() || found->second.messages_received == 0) return lag;
+  const Peer& peer = found->second;
+  const std::int64_t now = clock_();
+  for (const auto& [origin, ours] : host_.digest()) {
+    const auto theirs = peer.last_digest.find(origin);
+    const std::uint64_t their_through = theirs == peer.last_digest.end() ? 0 : theirs->second.through;
+    if (ours.through <= their_through) continue;
+    const auto level = peer.level_ms.find(origin);
+    lag[origin] = OriginLag{ours.through - their_through, level == peer.level_ms.end() ? 0 : now - level->second};
+  }
+  return lag;
+}
+
+void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) {
+  auto found = peers_.find(key);
+  if (found == peers_.end() || found->second.state != GossipPeer::State::up) return;
+  Peer& peer = found->second;
+  ++peer.messages_received;
+  peer.redial_delay_ms = settings_.redial_min_ms;
+  peer.bytes_received += bytes.size();
+  peer.last_contact_ms = clock_();
+  auto decoded = decode_link_message(bytes);
+  if (!decoded) {
+    if (on_refused) on_refused("garbled_message", key);
+    return transport_.close(key, "a message that does not decode");
+  }
+  auto& value = decoded.value();
+  if (const auto* version = std::get_if<RosterVersion>(&value)) {
+    if (version->version < host_.roster_version()) send(peer, encode_link_message(RosterText{host_.roster_text()}));
+    return;
+  }
+  if (const auto* records = std::get_if<RecordsMessage>(&value)) {
+    peer.records_received += records->records.size();
+    const auto received = host_.receive_records(records->records);
+    peer.records_added += received.added.size();
+    refused(received, key);
+    push(received.added, &key);  // relay what was new here
+    return;
+  }
+  if (const auto* digest = std::get_if<DigestMessage>(&value)) {
+    note_digest(peer, digest->digest);
+    Delta delta = host_.delta_for(digest->digest);
+    if (delta.origins.empty() && !delta.truncated) return;
+    for (const auto& part : delta.origins)
+      if (part.base == 0 && !digest->digest.contains(part.origin)) {
+        ++peer.full_resyncs;  // the peer knew nothing of this origin: a wiped or new node
+        break;
+      }
+    const std::size_t count = delta.record_count();
+    send(peer, encode_link_message(DeltaMessage{std::move(delta)}), count);
+    return;
+  }
+  if (const auto* delta = std::get_if<DeltaMessage>(&value)) {
+    peer.records_received += delta->delta.record_count();
+    const auto received = host_.receive_delta(delta->delta);
+    peer.records_added += received.added.size();
+    refused(received, key);
+    push(received.added, &key);
+    // Ask for the rest at once only if this answer brought something: an
+    // answer we refuse would otherwise be asked for again and again.
+    if (delta->delta.truncated && !received.added.empty()) send_digest(peer);
+    return;
+  }
+  if (on_roster) on_roster(key, std::get<RosterText>(value).text);
+}
+
+void Gossip::committed(const std::vector<Record>& records) { push(records, nullptr); }
+
+void Gossip::push(const std::vector<Record>& records, const PublicKey* except) {
+  if (records.empty()) return;
+  for (std::size_t at = 0; at < records.size(); at += limits::records_per_frame_max) {
+    RecordsMessage message;
+    const std::size_t end = std::min(records.size(), at + limits::records_per_frame_max);
+    message.records.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
+                           records.begin() + static_cast<std::ptrdiff_t>(end));
+    const Bytes bytes = encode_link_message(message);
+    for (auto& [key, peer] : peers_) {
+      if (except != nullptr && key == *except) continue;  // never back to where they came from
+      send(peer, bytes, message.records.size());
+    }
+  }
+}
+
+void Gossip::roster_changed() {
+  const Bytes bytes = encode_link_message(RosterText{host_.roster_text()});
+  for (auto& [key, peer] : peers_) send(peer, bytes);
+}
+
+void Gossip::tick() {
+  const std::int64_t now = clock_();
+  for (auto& [key, peer] : peers_) {
+    if (peer.state == GossipPeer::State::waiting && peer.next_dial_ms && *peer.next_dial_ms <= now) {
+      peer.next_dial_ms.reset();
+      peer.state = GossipPeer::State::connecting;
+      transport_.dial(key);
+    }
+  }
+  if (now < next_sync_ms_) return;
+  next_sync_ms_ = now + settings_.sync_interval_ms;
+  // Anti-entropy every sync interval: each peer answers with what we lack.
+  // A peer sends its digest every interval too, so a link silent for several
+  // is dead (a half-open connection after a partition): close it to redial.
+  std::vector<std::pair<PublicKey, std::string>> silent;
+  for (auto& [key, peer] : peers_) {
+    if (peer.state != GossipPeer::State::up) continue;
+    if (peer.last_contact_ms && now - *peer.last_contact_ms > settings_.silence_max_ms) {
+      silent.emplace_back(key, "silent for " + std::to_string((now - *peer.last_contact_ms) / 1000) + " s");
+      continue;
+    }
+    send_digest(peer);
+  }
+  for (const auto& [key, why] : silent) transport_.close(key, why);
+}
+
+std::int64_t Gossip::next_wakeup_ms() const {
+  std::int64_t next = next_sync_ms_;
+  for (const auto& [key, peer] : peers_)
+    if (peer.state == GossipPeer::State::waiting && peer.next_dial_ms) next = std::min(next, *peer.next_dial_ms);
+  return next;
+}
+
+}  // namespace placemesh

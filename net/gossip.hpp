@@ -1,0 +1,158 @@
+#pragma once
+// The gossip protocol (DESIGN §4.3) as a state machine: no sockets, no
+// timers, no threads. What it needs from the world comes in through three
+// seams, so the same code runs in placemeshd (node/mesh, over Asio links) and
+// in the deterministic simulator (tests/sim, tools/placemesh-sim):
+//   - GossipHost: the replica (digest, deltas, merging received records);
+//   - GossipTransport: send a message to a linked peer, close a link, dial;
+//   - a clock (milliseconds) and an RNG seed (redial jitter).
+// The owner feeds it events (link up or down, a message, a committed local
+// record) and calls tick() no later than next_wakeup_ms().
+//
+// What it does:
+//   - eager push: every durable local record goes at once to every linked peer;
+//   - relay: records new here go to every linked peer but the sender;
+//   - anti-entropy: when a link comes up and every sync interval, a digest to
+//     each peer; a digest is answered with what the peer lacks, bounded per
+//     frame; a truncated answer that brought something is followed at once by
+//     a new digest (a refused answer is not asked for again until the next
+//     interval);
+//   - a link that received nothing for `silence_max_ms` is closed (a
+//     half-open connection after a partition) and redialled;
+//   - one link per pair: the node whose key sorts first dials, with capped
+//     exponential backoff and ±25 % jitter, reset by the first message;
+//   - per peer: records and messages each way, lag per origin (seqs and how
+//     long it has been behind, from its last digest), full resyncs (answers
+//     to a peer that knew nothing of an origin we hold).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "crdt/ledger.hpp"
+#include "crdt/limits.hpp"
+#include "crdt/result.hpp"
+#include "net/link_codec.hpp"
+
+namespace placemesh {
+
+// What merging records from a peer did.
+struct Received {
+  std::vector<Record> added;  // new here: relay them
+  std::vector<Error> refused;
+};
+
+class GossipHost {
+ public:
+  virtual ~GossipHost() = default;
+  [[nodiscard]] virtual const Digest& digest() const = 0;
+  // What a peer with this digest lacks, bounded per frame.
+  [[nodiscard]] virtual Delta delta_for(const Digest& peer) const = 0;
+  [[nodiscard]] virtual Received receive_records(const std::vector<Record>& records) = 0;
+  [[nodiscard]] virtual Received receive_delta(const Delta& delta) = 0;
+  [[nodiscard]] virtual std::uint64_t roster_version() const = 0;
+  [[nodiscard]] virtual const std::string& roster_text() const = 0;
+};
+
+class GossipTransport {
+ public:
+  virtual ~GossipTransport() = default;
+  // Queues one encoded LinkMessage on the link to `peer`; false if it was
+  // not queued (no link, or its send queue is full).
+  virtual bool send(const PublicKey& peer, const Bytes& bytes) = 0;
+  // Closes the link to `peer`; link_down() follows.
+  virtual void close(const PublicKey& peer, const std::string& why) = 0;
+  // Starts a connection to `peer`; link_up() or dial_failed() follows.
+  virtual void dial(const PublicKey& peer) = 0;
+};
+
+struct GossipSettings {
+  PublicKey self;
+  std::int64_t sync_interval_ms = limits::sync_interval_ms;
+  std::int64_t silence_max_ms = 5 * limits::sync_interval_ms;
+  std::int64_t redial_min_ms = 100;
+  std::int64_t redial_max_ms = 30'000;
+};
+
+struct OriginLag {
+  std::uint64_t seqs = 0;  // how many seqs the peer lacks
+  std::int64_t ms = 0;     // how old its knowledge is: since its last digest that was level with ours
+};
+
+struct GossipPeer {
+  PublicKey key;
+  enum class State : std::uint8_t { down, waiting, connecting, up } state = State::down;
+  std::optional<std::int64_t> up_since_ms, last_contact_ms, next_dial_ms;
+  std::uint64_t messages_sent = 0, messages_received = 0, messages_dropped = 0;
+  std::uint64_t records_sent = 0, records_received = 0, records_added = 0;
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+  std::uint64_t full_resyncs = 0;
+  std::uint64_t links = 0;  // how many times a link came up
+  std::int64_t redial_delay_ms = 0;  // the next backoff before jitter
+};
+[[nodiscard]] std::string_view state_name(GossipPeer::State state);
+
+class Gossip {
+ public:
+  using Clock = std::function<std::int64_t()>;
+
+  Gossip(GossipSettings settings, GossipHost& host, GossipTransport& transport, Clock clock, std::uint64_t rng_seed);
+  Gossip(const Gossip&) = delete;
+  Gossip& operator=(const Gossip&) = delete;
+
+  // The other members (from the roster). Links to nodes no longer listed are
+  // closed; new ones this node dials are dialled at once.
+  void set_peers(const std::vector<PublicKey>& members);
+  void link_up(const PublicKey& peer);
+  void link_down(const PublicKey& peer, const std::string& why);
+  void dial_failed(const PublicKey& peer);
+  void message(const PublicKey& peer, std::span<const std::uint8_t> bytes);
+  // This node's own records, once durable.
+  void committed(const std::vector<Record>& records);
+  // A newly installed roster: offered to every linked peer.
+  void roster_changed();
+  // Digests, silent links and redials that are due.
+  void tick();
+  // When tick() must run next (never later than one sync interval away).
+  [[nodiscard]] std::int64_t next_wakeup_ms() const;
+
+  [[nodiscard]] bool dials(const PublicKey& peer) const { return settings_.self < peer; }
+  [[nodiscard]] const GossipPeer* peer(const PublicKey& key) const;
+  // Per origin where `peer` is behind this node (as of its last digest).
+  [[nodiscard]] std::map<Origin, OriginLag> lag(const PublicKey& peer) const;
+
+  // A peer sent something refused (a message that does not decode, a record
+  // that fails the policy): reason (code name or "garbled_message") and peer.
+  std::function<void(const std::string& reason, const PublicKey& peer)> on_refused;
+  // A peer offered a signed roster (the owner verifies and installs it).
+  std::function<void(const PublicKey& peer, const std::string& text)> on_roster;
+  // A link went down or was closed as silent (for the log).
+  std::function<void(const PublicKey& peer, const std::string& why)> on_link_down;
+
+ private:
+  struct Peer : GossipPeer {
+    Digest last_digest;  // what the peer last said it knows
+    std::map<Origin, std::int64_t> level_ms;  // per origin: its last digest level with ours (or the first)
+  };
+  void send(Peer& peer, const Bytes& bytes, std::size_t records = 0);
+  void send_digest(Peer& peer);
+  void push(const std::vector<Record>& records, const PublicKey* except);
+  void schedule_redial(Peer& peer);
+  void note_digest(Peer& peer, const Digest& digest);
+  void refused(const Received& received, const PublicKey& from);
+
+  GossipSettings settings_;
+  GossipHost& host_;
+  GossipTransport& transport_;
+  Clock clock_;
+  std::mt19937_64 rng_;
+  std::map<PublicKey, Peer> peers_;
+  std::int64_t next_sync_ms_ = 0;
+};
+
+}  // namespace placemesh
