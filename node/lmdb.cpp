@@ -10,13 +10,13 @@ Error to_error(int rc, std::string_view doing) {
 }
 
 Result<std::unique_ptr<Env>> Env::open(const std::filesystem::path& dir, std::size_t map_bytes, unsigned max_dbs,
-                                       bool read_only) {
+                                       bool read_only, bool synced) {
   MDB_env* raw = nullptr;
   if (int rc = mdb_env_create(&raw); rc != 0) return to_error(rc, "creating the LMDB environment");
   std::unique_ptr<Env> env(new Env(raw));
   if (int rc = mdb_env_set_maxdbs(raw, max_dbs); rc != 0) return to_error(rc, "setting max databases");
   if (int rc = mdb_env_set_mapsize(raw, map_bytes); rc != 0) return to_error(rc, "setting the map size");
-  if (int rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | (read_only ? MDB_RDONLY : 0u), 0600); rc != 0)
+  if (int rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | (read_only ? MDB_RDONLY : 0u) | (synced ? 0u : MDB_NOSYNC), 0600); rc != 0)
     return to_error(rc, "opening " + dir.string());
   return env;
 }

@@ -29,8 +29,11 @@ using Bytes = std::span<const std::uint8_t>;
 class Env {
  public:
   // read_only opens with MDB_RDONLY (offline inspection: never writes).
+  // synced = false opens with MDB_NOSYNC: commits are not flushed to disk
+  // (only for the simulator, whose crashes never lose the page cache).
   [[nodiscard]] static Result<std::unique_ptr<Env>> open(const std::filesystem::path& dir, std::size_t map_bytes,
-                                                         unsigned max_dbs, bool read_only = false);
+                                                         unsigned max_dbs, bool read_only = false,
+                                                         bool synced = true);
   ~Env();
   Env(const Env&) = delete;
   Env& operator=(const Env&) = delete;

@@ -98,6 +98,8 @@ class Replica final : public GossipHost {
   void heartbeat();
 
   [[nodiscard]] Board board() const;
+  // The merged state, for inspection (the simulator's checks).
+  [[nodiscard]] const Ledger& ledger() const { return ledger_; }
   // When this node last heard from each node key (its own: now).
   [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
   [[nodiscard]] ReplicaStatus status() const;

@@ -71,7 +71,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Pu
   if (ec) return make_error(Code::store_failed, "cannot create " + options.dir.string() + ": " + ec.message());
   std::filesystem::permissions(options.dir, std::filesystem::perms::owner_all, ec);
 
-  auto env = lmdb::Env::open(options.dir, options.map_bytes, 8);
+  auto env = lmdb::Env::open(options.dir, options.map_bytes, 8, false, options.synced);
   if (!env) return env.error();
   auto txn = lmdb::Txn::begin(*env.value(), false);
   if (!txn) return txn.error();

@@ -33,6 +33,9 @@ namespace placemesh {
 struct StoreOptions {
   std::filesystem::path dir;
   std::size_t map_bytes = std::size_t{1} << 30;  // 1 GiB; LMDB only uses what it needs
+  // false only in the simulator (tests/sim): commits are not synced, since a
+  // simulated crash never loses what the kernel holds.
+  bool synced = true;
 };
 
 // What one operation makes durable, all or nothing.

@@ -1,0 +1,686 @@
+#include "tests/sim/simulation.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "crdt/key.hpp"
+#include "net/gossip.hpp"
+#include "net/identity.hpp"
+#include "node/replica.hpp"
+#include "node/store.hpp"
+
+namespace placemesh::sim {
+
+namespace {
+
+constexpr std::int64_t start_ms = 1'800'000'000'000;  // 2027-01-15
+constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t connect_ms = 2;
+constexpr std::int64_t reset_ms = 1;  // a crashed or closing end: the other side learns it this fast
+const std::vector<std::string> quickstart_centres = {"CAR", "127B", "CIB", "CIM", "CIV", "CIH"};
+
+struct Event {
+  std::int64_t at = 0;
+  std::uint64_t order = 0;
+  std::function<void()> fn;
+  bool operator>(const Event& other) const { return at != other.at ? at > other.at : order > other.order; }
+};
+
+class World;
+
+class Transport final : public GossipTransport {
+ public:
+  Transport(World& world, std::size_t self) : world_(world), self_(self) {}
+  bool send(const PublicKey& peer, const Bytes& bytes) override;
+  void close(const PublicKey& peer, const std::string& why) override;
+  void dial(const PublicKey& peer) override;
+
+ private:
+  World& world_;
+  std::size_t self_;
+};
+
+struct Node {
+  std::string name;
+  std::unique_ptr<SecretKey> key;
+  std::filesystem::path dir;
+  std::vector<std::string> pools;
+  std::vector<std::size_t> neighbours;
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<Replica> replica;
+  std::unique_ptr<Gossip> gossip;
+  std::int64_t tick_at = never;
+  std::uint64_t life = 0;  // one more at each crash: events of an earlier life are dropped
+  bool alive = false;
+  // Store completions, posted from the writer thread.
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::function<void()>> posted;
+};
+
+// One connection between two nodes; each end has its own view of it.
+struct Link {
+  std::uint64_t id = 0;
+  bool up[2] = {false, false};  // [0]: the smaller index's end
+};
+
+Counter counter_of(const Record& record) {
+  if (const auto* counter = std::get_if<Counter>(&record.value)) return *counter;
+  return {};
+}
+
+class World {
+ public:
+  explicit World(const Options& options) : options_(options), rng_(options.seed) {}
+
+  Report run();
+
+  // --- the transport's side ----------------------------------------------------
+  bool send(std::size_t from, const PublicKey& peer, const Bytes& bytes);
+  void close(std::size_t from, const PublicKey& peer, const std::string& why);
+  void dial(std::size_t from, const PublicKey& peer);
+
+ private:
+  using Pair = std::pair<std::size_t, std::size_t>;
+  static Pair pair(std::size_t a, std::size_t b) { return {std::min(a, b), std::max(a, b)}; }
+  static int end(std::size_t self, std::size_t other) { return self < other ? 0 : 1; }
+
+  void build();
+  void start(std::size_t i);
+  void crash(std::size_t i, bool wipe);
+  void settle(std::size_t i);
+  void touched(std::size_t i);  // after an event at node i: completions, then its next tick
+  void at(std::int64_t time, std::function<void()> fn);
+  void at_node(std::int64_t time, std::size_t i, std::function<void()> fn);
+  void link_down(std::size_t i, std::size_t other, std::uint64_t id, const std::string& why);
+  void operation();
+  void heartbeats(std::int64_t until);
+  void partition();
+  void crash_some();
+  void forget_wiped(std::size_t wiped);
+  void check_safety();
+  [[nodiscard]] bool converged();
+  void fail(const std::string& what);
+  void run_until(std::int64_t time);
+  std::int64_t uniform(std::int64_t low, std::int64_t high) {
+    return std::uniform_int_distribution<std::int64_t>(low, high)(rng_);
+  }
+  bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  [[nodiscard]] bool cut(std::size_t a, std::size_t b) const { return cuts_.contains(pair(a, b)); }
+
+  Options options_;
+  Report report_;
+  std::mt19937_64 rng_;
+  std::int64_t now_ = start_ms;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  std::uint64_t order_ = 0;
+  Roster roster_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::map<PublicKey, std::size_t> index_;
+  std::map<Pair, Link> links_;
+  std::set<Pair> cuts_;
+  Faults faults_;
+  bool heartbeats_on_ = true;
+  std::uint64_t next_link_id_ = 1, next_op_ = 1;
+  // The oracle: per counter key, per origin, what was acknowledged.
+  std::map<Key, std::map<Origin, Counter>> oracle_;
+  std::set<Origin> wiped_origins_;
+  std::int64_t safety_every_ms_ = 1'000;
+};
+
+bool Transport::send(const PublicKey& peer, const Bytes& bytes) { return world_.send(self_, peer, bytes); }
+void Transport::close(const PublicKey& peer, const std::string& why) { world_.close(self_, peer, why); }
+void Transport::dial(const PublicKey& peer) { world_.dial(self_, peer); }
+
+void World::at(std::int64_t time, std::function<void()> fn) {
+  events_.push(Event{std::max(time, now_), order_++, std::move(fn)});
+}
+
+void World::at_node(std::int64_t time, std::size_t i, std::function<void()> fn) {
+  at(time, [this, i, life = nodes_[i]->life, fn = std::move(fn)] {
+    Node& node = *nodes_[i];
+    if (!node.alive || node.life != life) return;  // crashed meanwhile
+    fn();
+    touched(i);
+  });
+}
+
+void World::fail(const std::string& what) {
+  if (!report_.failure.empty()) return;
+  report_.failure = "seed " + std::to_string(options_.seed) + ", t=" + std::to_string(now_ - start_ms) + " ms: " + what;
+}
+
+void World::settle(std::size_t i) {
+  Node& node = *nodes_[i];
+  while (node.replica && node.replica->in_flight() > 0) {
+    std::deque<std::function<void()>> ready;
+    {
+      std::unique_lock lock(node.mutex);
+      if (!node.wake.wait_for(lock, std::chrono::seconds(60), [&] { return !node.posted.empty(); })) {
+        fail(node.name + ": a store commit did not complete within 60 s");
+        return;
+      }
+      ready.swap(node.posted);
+    }
+    for (auto& work : ready) work();
+  }
+}
+
+void World::touched(std::size_t i) {
+  settle(i);
+  Node& node = *nodes_[i];
+  if (!node.alive) return;
+  const std::int64_t wake = node.gossip->next_wakeup_ms();
+  if (wake >= node.tick_at) return;
+  node.tick_at = wake;
+  at_node(wake, i, [this, i, wake] {
+    Node& ticked = *nodes_[i];
+    if (ticked.tick_at != wake) return;  // superseded by an earlier one
+    ticked.tick_at = never;
+    ticked.gossip->tick();
+  });
+}
+
+void World::build() {
+  std::filesystem::create_directories(options_.dir);
+  roster_.network = "sim";
+  roster_.version = 1;
+  for (std::size_t i = 0; i < options_.nodes; ++i) {
+    auto node = std::make_unique<Node>();
+    std::array<std::uint8_t, SecretKey::seed_bytes> seed{};
+    for (auto& byte : seed) byte = static_cast<std::uint8_t>(rng_());
+    node->key = SecretKey::from_seed(seed).value();
+    RosterNode entry;
+    entry.key = node->key->public_key();
+    entry.address = "sim:" + std::to_string(i);
+    if (i == 0) {
+      entry.name = "HQ";
+      entry.role = NodeRole::hq;
+    } else {
+      entry.name = options_.nodes == 7 ? quickstart_centres[i - 1] : "C" + std::to_string(1000 + i).substr(1);
+      entry.role = NodeRole::centre;
+      entry.pools = {{entry.name + "/men", Category::men, 50}, {entry.name + "/women", Category::women, 20}};
+      for (const auto& pool : entry.pools) node->pools.push_back(pool.id);
+    }
+    entry.title = entry.name;
+    node->name = entry.name;
+    node->dir = options_.dir / entry.name;
+    index_[entry.key] = i;
+    roster_.nodes.push_back(entry);
+    node->transport = std::make_unique<Transport>(*this, i);
+    nodes_.push_back(std::move(node));
+  }
+  // Topology: a full mesh, or a ring plus random chords (`degree` links per node).
+  const std::size_t n = options_.nodes;
+  std::set<Pair> edges;
+  if (options_.degree == 0) {
+    for (std::size_t a = 0; a < n; ++a)
+      for (std::size_t b = a + 1; b < n; ++b) edges.insert({a, b});
+  } else {
+    for (std::size_t a = 0; a < n; ++a) edges.insert(pair(a, (a + 1) % n));
+    const std::size_t extra = options_.degree > 2 ? n * (options_.degree - 2) / 2 : 0;
+    for (std::size_t k = 0; k < extra; ++k) {
+      const auto a = static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(n) - 1));
+      const auto b = static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(n) - 1));
+      if (a != b) edges.insert(pair(a, b));
+    }
+  }
+  for (const auto& [a, b] : edges) {
+    nodes_[a]->neighbours.push_back(b);
+    nodes_[b]->neighbours.push_back(a);
+  }
+  report_.nodes = n;
+  report_.links = edges.size();
+}
+
+void World::start(std::size_t i) {
+  Node& node = *nodes_[i];
+  StoreOptions store_options{node.dir, std::size_t{64} << 20};
+  store_options.synced = false;
+  auto store = Store::open(store_options, node.key->public_key(), rng_());
+  if (!store) return fail(node.name + ": cannot open its store: " + store.error().message());
+  auto loaded = store.value()->load();
+  if (!loaded) return fail(node.name + ": cannot load its store: " + loaded.error().message());
+  Node* raw = &node;
+  node.replica = std::make_unique<Replica>(
+      roster_, "", *node.key, std::move(store).value(), std::move(loaded).value(), [this] { return now_; },
+      [raw](std::function<void()> work) {
+        {
+          std::lock_guard lock(raw->mutex);
+          raw->posted.push_back(std::move(work));
+        }
+        raw->wake.notify_one();
+      });
+  GossipSettings settings{node.key->public_key()};
+  settings.sync_interval_ms = options_.sync_interval_ms;
+  settings.silence_max_ms = 5 * options_.sync_interval_ms;
+  node.gossip = std::make_unique<Gossip>(settings, *node.replica, *node.transport, [this] { return now_; }, rng_());
+  node.replica->on_committed = [gossip = node.gossip.get()](const std::vector<Record>& records) {
+    gossip->committed(records);
+  };
+  node.gossip->on_refused = [this, i](const std::string& reason, const PublicKey&) {
+    // Own-origin echoes are expected after a crash; anything else is a bug here.
+    if (reason != "invalid_record") fail(nodes_[i]->name + " refused something from a peer: " + reason);
+  };
+  node.alive = true;
+  node.tick_at = never;
+  std::vector<PublicKey> peers;
+  for (auto j : node.neighbours) peers.push_back(nodes_[j]->key->public_key());
+  node.gossip->set_peers(peers);
+  touched(i);
+}
+
+void World::crash(std::size_t i, bool wipe) {
+  Node& node = *nodes_[i];
+  if (!node.alive) return;
+  settle(i);
+  ++report_.crashes;
+  const Origin origin = node.replica->status().origin;
+  node.alive = false;
+  ++node.life;
+  node.gossip.reset();
+  node.replica.reset();  // the store's writer drains and stops
+  node.posted.clear();
+  node.tick_at = never;
+  // Its connections die: what is in flight is lost; the other ends hear of
+  // it at once unless a partition hides it (then their silence check will).
+  for (auto j : node.neighbours) {
+    Link& link = links_[pair(i, j)];
+    link.up[end(i, j)] = false;
+    link.id = next_link_id_++;  // drops what is in flight
+    if (link.up[end(j, i)] && !cut(i, j))
+      at(now_ + reset_ms, [this, j, i, id = link.id] { link_down(j, i, id, "connection reset"); });
+  }
+  if (wipe) {
+    ++report_.wipes;
+    wiped_origins_.insert(origin);
+    std::filesystem::remove_all(node.dir);
+    forget_wiped(i);
+  }
+  at(now_ + uniform(1'000, 15'000), [this, i, life = node.life] {
+    if (!nodes_[i]->alive && nodes_[i]->life == life) start(i);
+  });
+}
+
+// The oracle after a lost disk: each wiped origin counts only what some
+// other node still holds (in memory, or in the store of a node that is down).
+void World::forget_wiped(std::size_t wiped) {
+  std::vector<Ledger> stored;  // ledgers of the nodes that are down
+  std::vector<const Ledger*> ledgers;
+  for (std::size_t j = 0; j < nodes_.size(); ++j) {
+    if (j == wiped) continue;
+    if (nodes_[j]->alive) {
+      ledgers.push_back(&nodes_[j]->replica->ledger());
+      continue;
+    }
+    if (!std::filesystem::exists(nodes_[j]->dir)) continue;
+    auto store = Store::open_read_only(nodes_[j]->dir);
+    if (!store) return fail("cannot read the store of " + nodes_[j]->name + ": " + store.error().message());
+    auto loaded = store.value()->load();
+    if (!loaded) return fail("cannot load the store of " + nodes_[j]->name + ": " + loaded.error().message());
+    stored.push_back(std::move(loaded.value().ledger));
+  }
+  for (const auto& ledger : stored) ledgers.push_back(&ledger);
+  for (auto& [key, origins] : oracle_) {
+    for (const auto& origin : wiped_origins_) {
+      auto entry = origins.find(origin);
+      if (entry == origins.end()) continue;
+      const Record* best = nullptr;
+      for (const Ledger* ledger : ledgers)
+        if (const Record* record = ledger->find(origin, key); record && (!best || record->seq > best->seq))
+          best = record;
+      const Counter kept = best ? counter_of(*best) : Counter{};
+      if (kept.p > entry->second.p || kept.n > entry->second.n)
+        return fail("a copy of a wiped origin holds more than was acknowledged for " + to_string(key));
+      report_.lost_to_wipes += (entry->second.p - kept.p) + (entry->second.n - kept.n);
+      entry->second = kept;
+    }
+  }
+}
+
+void World::link_down(std::size_t i, std::size_t other, std::uint64_t id, const std::string& why) {
+  Node& node = *nodes_[i];
+  Link& link = links_[pair(i, other)];
+  // Only news of the current connection, while our end thinks it is up.
+  if (link.id != id || !link.up[end(i, other)]) return;
+  link.up[end(i, other)] = false;
+  if (!node.alive) return;
+  node.gossip->link_down(nodes_[other]->key->public_key(), why);
+  touched(i);
+}
+
+bool World::send(std::size_t from, const PublicKey& peer, const Bytes& bytes) {
+  const std::size_t to = index_.at(peer);
+  Link& link = links_[pair(from, to)];
+  if (!link.up[end(from, to)]) return false;
+  ++report_.messages;
+  report_.bytes += bytes.size();
+  if (cut(from, to)) return true;  // a partition: into the void, as with a half-open TCP connection
+  if (chance(faults_.loss)) {
+    ++report_.messages_lost;
+    return true;
+  }
+  const int copies = chance(faults_.duplicate) ? 2 : 1;
+  report_.messages_duplicated += static_cast<std::uint64_t>(copies - 1);
+  for (int copy = 0; copy < copies; ++copy) {
+    const std::int64_t delay = uniform(faults_.delay_min_ms, faults_.delay_max_ms);
+    at_node(now_ + delay, to, [this, from, to, id = link.id, bytes] {
+      const Link& now = links_[pair(from, to)];
+      if (now.id != id || !now.up[end(to, from)] || cut(from, to)) return;
+      nodes_[to]->gossip->message(nodes_[from]->key->public_key(), bytes);
+    });
+  }
+  return true;
+}
+
+void World::close(std::size_t from, const PublicKey& peer, const std::string& why) {
+  const std::size_t to = index_.at(peer);
+  Link& link = links_[pair(from, to)];
+  const std::uint64_t id = link.id;
+  // Our end learns at once (on the next turn, as a callback would come).
+  at(now_, [this, from, to, id, why] { link_down(from, to, id, why); });
+  if (link.up[end(to, from)] && !cut(from, to))
+    at(now_ + reset_ms, [this, from, to, id] { link_down(to, from, id, "closed by the peer"); });
+}
+
+void World::dial(std::size_t from, const PublicKey& peer) {
+  const std::size_t to = index_.at(peer);
+  const bool reachable = nodes_[to]->alive && !cut(from, to);
+  const std::int64_t after = reachable ? connect_ms : (nodes_[to]->alive ? limits::handshake_timeout_ms : reset_ms);
+  at_node(now_ + after, from, [this, from, to] {
+    if (!nodes_[to]->alive || cut(from, to)) {
+      nodes_[from]->gossip->dial_failed(nodes_[to]->key->public_key());
+      return;
+    }
+    Link& link = links_[pair(from, to)];
+    link.id = next_link_id_++;  // a new connection: what the old one carried is gone
+    link.up[0] = link.up[1] = true;
+    nodes_[from]->gossip->link_up(nodes_[to]->key->public_key());
+    touched(from);
+    nodes_[to]->gossip->link_up(nodes_[from]->key->public_key());
+    touched(to);
+  });
+}
+
+void World::operation() {
+  const auto i = static_cast<std::size_t>(uniform(1, static_cast<std::int64_t>(nodes_.size()) - 1));
+  Node& node = *nodes_[i];
+  if (!node.alive) return;
+  OperationRequest request;
+  request.pool = node.pools[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(node.pools.size()) - 1))];
+  request.op_id = "sim-" + std::to_string(next_op_++);
+  request.actor = "sim";
+  const auto roll = uniform(0, 99);
+  Key key = occupied_key(request.pool);
+  bool positive = true;
+  if (roll < 55) {
+    request.kind = OperationKind::admit;
+    request.count = uniform(1, 3);
+  } else if (roll < 85) {
+    request.kind = OperationKind::release;
+    request.count = uniform(1, 2);
+    request.reason = "released";
+    positive = false;
+  } else {
+    request.reason = "maintenance";
+    key = blocked_key(request.pool, request.reason);
+    request.kind = roll < 95 ? OperationKind::block : OperationKind::unblock;
+    positive = request.kind == OperationKind::block;
+    request.count = 1;
+  }
+  const Origin origin = node.replica->status().origin;
+  const auto count = static_cast<std::uint64_t>(request.count);
+  node.replica->execute(request, [this, key, origin, count, positive](OperationOutcome outcome) {
+    if (outcome.error) {
+      ++report_.refused;
+      return;
+    }
+    ++report_.acknowledged;
+    Counter& counter = oracle_[key][origin];
+    (positive ? counter.p : counter.n) += count;
+  });
+  touched(i);
+}
+
+void World::heartbeats(std::int64_t until) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    for (std::int64_t t = now_ + uniform(0, options_.heartbeat_interval_ms); t < until;
+         t += options_.heartbeat_interval_ms) {
+      at(t, [this, i] {
+        if (!heartbeats_on_ || !nodes_[i]->alive) return;
+        nodes_[i]->replica->heartbeat();
+        touched(i);
+      });
+    }
+  }
+}
+
+void World::partition() {
+  if (!cuts_.empty()) return;
+  const std::size_t n = nodes_.size();
+  std::set<std::size_t> group;
+  if (chance(0.5)) {
+    group.insert(static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(n) - 1)));
+  } else {
+    const auto size = uniform(1, static_cast<std::int64_t>(n / 2));
+    while (group.size() < static_cast<std::size_t>(size))
+      group.insert(static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(n) - 1)));
+  }
+  for (auto a : group)
+    for (std::size_t b = 0; b < n; ++b)
+      if (!group.contains(b)) cuts_.insert(pair(a, b));
+  ++report_.partitions;
+  at(now_ + uniform(3'000, 20'000), [this] { cuts_.clear(); });
+}
+
+void World::crash_some() {
+  const auto i = static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(nodes_.size()) - 1));
+  crash(i, faults_.wipes && chance(0.3));
+}
+
+void World::check_safety() {
+  ++report_.safety_checks;
+  for (const auto& node : nodes_) {
+    if (!node->alive) continue;
+    for (const auto& [key, origins] : oracle_) {
+      Counter expected;
+      for (const auto& [origin, counter] : origins) {
+        expected.p += counter.p;
+        expected.n += counter.n;
+      }
+      const Counter shown = node->replica->ledger().counter_total(key);
+      if (shown.p > expected.p || shown.n > expected.n)
+        return fail(node->name + " shows " + to_string(key) + " = +" + std::to_string(shown.p) + "/-" +
+                    std::to_string(shown.n) + ", more than the acknowledged +" + std::to_string(expected.p) + "/-" +
+                    std::to_string(expected.n));
+    }
+  }
+}
+
+bool World::converged() {
+  for (const auto& node : nodes_)
+    if (!node->alive) return false;
+  const Digest& first = nodes_[0]->replica->digest();
+  for (const auto& node : nodes_)
+    if (node->replica->digest() != first) return false;
+  for (const auto& [key, origins] : oracle_) {
+    Counter expected;
+    for (const auto& [origin, counter] : origins) {
+      expected.p += counter.p;
+      expected.n += counter.n;
+    }
+    for (const auto& node : nodes_)
+      if (node->replica->ledger().counter_total(key) != expected) return false;
+  }
+  return true;
+}
+
+void World::run_until(std::int64_t time) {
+  while (!events_.empty() && events_.top().at <= time && report_.failure.empty()) {
+    Event event = events_.top();
+    events_.pop();
+    now_ = event.at;
+    event.fn();
+  }
+  now_ = std::max(now_, time);
+}
+
+Report World::run() {
+  build();
+  faults_ = options_.faults;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) start(i);
+  const std::int64_t chaos_end = now_ + options_.chaos_ms;
+  heartbeats(chaos_end);
+  for (std::size_t k = 0; k < options_.operations; ++k) at(now_ + uniform(0, options_.chaos_ms), [this] { operation(); });
+  if (faults_.partitions)
+    for (std::int64_t t = now_ + 2'000; t < chaos_end; t += uniform(5'000, 15'000)) at(t, [this] { partition(); });
+  if (faults_.crashes || faults_.wipes)
+    for (std::int64_t t = now_ + 3'000; t < chaos_end; t += uniform(4'000, 12'000)) at(t, [this] { crash_some(); });
+  for (std::int64_t t = now_ + safety_every_ms_; t < chaos_end; t += safety_every_ms_) at(t, [this] { check_safety(); });
+  run_until(chaos_end);
+
+  // Heal: no more faults, operations or heartbeats; every node back up.
+  faults_ = Faults{};
+  cuts_.clear();
+  heartbeats_on_ = false;
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (!nodes_[i]->alive && report_.failure.empty()) start(i);
+  const std::int64_t healed = now_;
+  while (report_.failure.empty() && now_ - healed <= options_.heal_deadline_ms) {
+    if ((now_ - healed) % safety_every_ms_ == 0) check_safety();
+    if (converged()) {
+      report_.converge_ms = now_ - healed;
+      break;
+    }
+    run_until(now_ + 100);
+  }
+  if (report_.failure.empty() && report_.converge_ms < 0) {
+    std::ostringstream why;
+    for (const auto& node : nodes_) {
+      if (!node->alive) {
+        why << " " << node->name << " is down;";
+        continue;
+      }
+      for (const auto& [key, origins] : oracle_) {
+        Counter expected;
+        for (const auto& [origin, counter] : origins) {
+          expected.p += counter.p;
+          expected.n += counter.n;
+        }
+        const Counter shown = node->replica->ledger().counter_total(key);
+        if (shown != expected) {
+          why << " " << node->name << " shows " << to_string(key) << " +" << shown.p << "/-" << shown.n
+              << " instead of +" << expected.p << "/-" << expected.n << ";";
+          break;
+        }
+      }
+    }
+    fail("not converged " + std::to_string(options_.heal_deadline_ms / 1000) + " s after healing:" + why.str());
+  }
+  if (report_.failure.empty()) {
+    // Traffic at idle: heartbeats and digests only.
+    heartbeats_on_ = true;
+    heartbeats(now_ + options_.idle_ms);
+    const std::uint64_t before = report_.bytes;
+    run_until(now_ + options_.idle_ms);
+    report_.idle_bytes_per_node_per_s = static_cast<double>(report_.bytes - before) /
+                                        static_cast<double>(nodes_.size()) /
+                                        (static_cast<double>(options_.idle_ms) / 1000.0);
+  }
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    settle(i);
+    nodes_[i]->gossip.reset();
+    nodes_[i]->replica.reset();
+  }
+  report_.ok = report_.failure.empty();
+  return report_;
+}
+
+}  // namespace
+
+bool parse_faults(const std::string& text, Faults& faults, std::string& error) {
+  faults = Faults{};
+  if (text == "none" || text.empty()) return true;
+  if (text == "all") {
+    faults = Faults{0.1, 0.05, 1, 200, true, true, true};
+    return true;
+  }
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto equals = item.find('=');
+    const std::string name = item.substr(0, equals);
+    const std::string value = equals == std::string::npos ? "" : item.substr(equals + 1);
+    try {
+      if (name == "loss") faults.loss = std::stod(value);
+      else if (name == "dup") faults.duplicate = std::stod(value);
+      else if (name == "delay") {
+        const auto dash = value.find('-');
+        faults.delay_min_ms = std::stoll(value.substr(0, dash));
+        faults.delay_max_ms = dash == std::string::npos ? faults.delay_min_ms : std::stoll(value.substr(dash + 1));
+      } else if (name == "partitions") faults.partitions = true;
+      else if (name == "crashes") faults.crashes = true;
+      else if (name == "wipes") faults.wipes = true;
+      else {
+        error = "unknown fault \"" + name + "\" (expected loss=P, dup=P, delay=MIN-MAX, partitions, crashes, wipes)";
+        return false;
+      }
+    } catch (const std::exception&) {
+      error = "fault \"" + item + "\": expected a number after =";
+      return false;
+    }
+  }
+  if (faults.loss < 0 || faults.loss >= 1 || faults.duplicate < 0 || faults.duplicate > 1 || faults.delay_min_ms < 0 ||
+      faults.delay_max_ms < faults.delay_min_ms) {
+    error = "faults out of range: loss in [0,1), dup in [0,1], 0 <= delay MIN <= MAX";
+    return false;
+  }
+  return true;
+}
+
+std::string describe(const Faults& faults) {
+  std::ostringstream out;
+  out << "loss=" << faults.loss << ",dup=" << faults.duplicate << ",delay=" << faults.delay_min_ms << "-"
+      << faults.delay_max_ms;
+  if (faults.partitions) out << ",partitions";
+  if (faults.crashes) out << ",crashes";
+  if (faults.wipes) out << ",wipes";
+  return out.str();
+}
+
+Report run(const Options& options) {
+  Report report = World(options).run();
+  std::error_code ignored;
+  std::filesystem::remove_all(options.dir, ignored);
+  std::ostringstream replay;
+  replay << "placemesh-sim --nodes " << options.nodes << " --seed " << options.seed << " --ops "
+         << options.operations << " --chaos-s " << options.chaos_ms / 1000 << " --degree " << options.degree
+         << " --faults '" << describe(options.faults) << "'";
+  report.replay = replay.str();
+  return report;
+}
+
+std::string summary(const Report& report) {
+  std::ostringstream out;
+  out << (report.ok ? "converged" : "FAILED") << ": " << report.nodes << " nodes, " << report.links << " links; "
+      << report.acknowledged << " operations acknowledged, " << report.refused << " refused; " << report.crashes
+      << " crashes (" << report.wipes << " wiped), " << report.partitions << " partitions; " << report.messages
+      << " messages (" << report.messages_lost << " lost, " << report.messages_duplicated << " duplicated), "
+      << report.bytes << " bytes; " << report.safety_checks << " safety checks";
+  if (report.lost_to_wipes > 0) out << "; " << report.lost_to_wipes << " counter units lost with wiped disks";
+  if (report.converge_ms >= 0)
+    out << "; converged " << report.converge_ms << " ms after healing; idle "
+        << static_cast<std::uint64_t>(report.idle_bytes_per_node_per_s) << " bytes/node/s";
+  if (!report.ok) out << "\n" << report.failure << "\nreplay: " << report.replay;
+  return out.str();
+}
+
+}  // namespace placemesh::sim
