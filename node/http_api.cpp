@@ -8,6 +8,7 @@
 #include "crdt/key.hpp"
 #include "crdt/limits.hpp"
 #include "node/board_json.hpp"
+#include "node/metrics.hpp"
 
 namespace placemesh {
 
@@ -72,10 +73,13 @@ struct HttpApi::Impl {
   std::uint16_t port = 0;
   std::uint64_t requests = 0;
 
+  std::map<unsigned, std::uint64_t> answers;  // by status code, for /metrics
+
   void reply(const Request& request, restinio::http_status_line_t status, std::string body,
-             bool replayed = false) {
+             bool replayed = false, const char* content_type = "application/json") {
+    ++answers[static_cast<unsigned>(status.status_code().raw_code())];
     auto response = request->create_response(std::move(status));
-    response.append_header(restinio::http_field::content_type, "application/json");
+    response.append_header(restinio::http_field::content_type, content_type);
     response.append_header(restinio::http_field::cache_control, "no-store");
     if (replayed) response.append_header("X-Placemesh-Replay", "true");
     if (response.header().status_code() == restinio::status_code::unauthorized)
@@ -110,6 +114,14 @@ struct HttpApi::Impl {
       const auto status = replica.status();
       reply(request, status.state == "ok" ? restinio::status_ok() : restinio::status_service_unavailable(),
             json_text({{"ok", status.state == "ok"}, {"node", status.node}, {"state", status.state}}));
+      return restinio::request_accepted();
+    }
+    if (method == restinio::http_method_get() && path == "/metrics") {
+      // Open like /healthz, as Prometheus scrapers expect: operational
+      // figures only, no occupancy.
+      reply(request, restinio::status_ok(),
+            metrics_text(replica, started_ms, mesh ? std::optional(mesh->status()) : std::nullopt, answers), false,
+            "text/plain; version=0.0.4; charset=utf-8");
       return restinio::request_accepted();
     }
     if (parts.empty() || parts[0] != "v1") {
@@ -258,7 +270,7 @@ struct HttpApi::Impl {
 Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Config& config, Replica& replica,
                                                  const Tokens& tokens, std::int64_t started_ms, Mesh* mesh) {
   auto impl = std::make_unique<Impl>(
-      Impl{io, replica, tokens, config.body_bytes_max, started_ms, mesh, config, nullptr, 0, 0});
+      Impl{io, replica, tokens, config.body_bytes_max, started_ms, mesh, config, nullptr, 0, 0, {}});
   Impl* self = impl.get();
   restinio::server_settings_t<ApiTraits> settings;
   settings.port(config.api_listen.port)

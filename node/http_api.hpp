@@ -4,6 +4,7 @@
 // only translation unit that includes RESTinio (it is a heavy header).
 //
 //   GET  /healthz                                 no token
+//   GET  /metrics                                 no token (Prometheus text format)
 //   GET  /v1/status, /v1/board                    viewer and up
 //   POST /v1/pools/{centre}/{unit}/{operation}    operator of that centre, admin
 //   POST /v1/roster                               admin: install a newer signed roster

@@ -255,9 +255,13 @@ void Store::run_writer() {
         if (status) status = txn.value().commit();  // one sync for the whole group
       }
       const auto took = std::chrono::steady_clock::now() - started;
-      std::lock_guard lock(mutex_);
-      stats_.commit_micros_total +=
+      const auto micros =
           static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+      std::lock_guard lock(mutex_);
+      stats_.commit_micros_total += micros;
+      std::size_t bucket = 0;
+      while (bucket < commit_buckets_us.size() && micros > commit_buckets_us[bucket]) ++bucket;
+      ++stats_.commit_buckets[bucket];
     }
     {
       std::lock_guard lock(mutex_);

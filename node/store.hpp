@@ -12,6 +12,7 @@
 // Lifetime: the Store owns the Env and the writer thread; destroying it
 // drains the queue, then joins the thread.
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -54,11 +55,17 @@ struct Loaded {
   Ledger ledger;
 };
 
+// Upper bounds of the commit-time histogram, in microseconds (then +Inf).
+inline constexpr std::array<std::uint64_t, 12> commit_buckets_us = {100,    250,    500,    1'000,   2'500,   5'000,
+                                                                    10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000};
+
 struct StoreStats {
   std::uint64_t batches = 0;
   std::uint64_t commits = 0;
   std::uint64_t failed = 0;
   std::uint64_t commit_micros_total = 0;  // time spent writing and syncing
+  // Commits per histogram bucket (the last one: above every bound).
+  std::array<std::uint64_t, commit_buckets_us.size() + 1> commit_buckets{};
   std::size_t map_bytes = 0;
   std::size_t used_bytes = 0;
   bool read_only = false;

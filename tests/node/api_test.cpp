@@ -4,7 +4,11 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -218,6 +222,51 @@ TEST_CASE("api: the board and status carry the documented fields") {
   CHECK(status["node"] == "CIB");
   CHECK(status["state"] == "ok");
   CHECK(status["store"]["used_bytes"].get<std::int64_t>() > 0);
+}
+
+TEST_CASE("api: /metrics is valid Prometheus text with the store, operations and answers") {
+  TestNetwork network("metrics");
+  RunningNode cib(network, "CIB");
+  const std::string token = network.token("cib");
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(cib.request("POST", "/v1/pools/CIB/women/admit", R"({"count":1})", token).status == 200);
+  REQUIRE(cib.request("POST", "/v1/pools/CIB/women/release", R"({"count":9,"reason":"removed"})", token).status == 409);
+  const auto response = cib.request("GET", "/metrics", "", "");  // no token, as scrapers expect
+  REQUIRE(response.status == 200);
+  // The exposition format: families announced once by HELP and TYPE before
+  // their samples; each sample `name{label="value",...} number`.
+  const std::regex sample(R"(^([a-z_]+)(\{[a-z_]+="[^"\n]*"(,[a-z_]+="[^"\n]*")*\})? (-?[0-9.e+-]+|\+Inf|NaN)$)");
+  std::set<std::string> typed;
+  std::istringstream lines(response.body);
+  std::string line;
+  std::size_t samples = 0;
+  while (std::getline(lines, line)) {
+    INFO(line);
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      const std::string family = line.substr(7, line.find(' ', 7) - 7);
+      CHECK(typed.insert(family).second);
+      continue;
+    }
+    std::smatch match;
+    REQUIRE(std::regex_match(line, match, sample));
+    std::string family = match[1];
+    for (const char* suffix : {"_bucket", "_sum", "_count"})
+      if (!typed.contains(family) && family.ends_with(suffix)) family.resize(family.size() - std::strlen(suffix));
+    CHECK(typed.contains(family));
+    ++samples;
+  }
+  CHECK(samples > 20);
+  CHECK(cib.metric(R"(placemesh_operations_total{result="applied"})") == 3.0);
+  CHECK(cib.metric(R"(placemesh_operations_total{result="refused"})") == 1.0);
+  CHECK(cib.metric(R"(placemesh_http_responses_total{code="409"})") == 1.0);
+  CHECK(cib.metric("placemesh_store_read_only") == 0.0);
+  // Every commit lands in one bucket: the +Inf bucket counts them all.
+  const auto status = body_of(cib.request("GET", "/v1/status", "", token));
+  const auto commits = static_cast<double>(status["store"]["commits"].get<std::uint64_t>());
+  CHECK(cib.metric(R"(placemesh_store_commit_seconds_bucket{le="+Inf"})") >= commits);
+  CHECK(cib.metric("placemesh_store_commit_seconds_count") >= commits);
+  CHECK(cib.metric("placemesh_store_used_bytes") > 0.0);
 }
 
 TEST_CASE("api: data, op_ids and the audit log survive a clean restart") {

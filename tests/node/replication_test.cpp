@@ -51,6 +51,10 @@ TEST_CASE("replication: every node converges on each centre's figures, also afte
     return std::uint64_t{99};
   };
   CHECK(cib_behind_at_hq() >= 2);  // HQ sees that CIB missed CIM's two operations
+  CHECK(hq.metric(R"(placemesh_peer_behind_seqs{origin="CIM",peer="CIB"})") >= 2.0);
+  CHECK(hq.metric(R"(placemesh_peer_up{peer="CIB"})") == 0.0);
+  CHECK(hq.metric(R"(placemesh_peer_up{peer="CIM"})") == 1.0);
+  CHECK(hq.metric(R"(placemesh_peer_records_received_total{peer="CIM"})") >= 3.0);
   {
     // Its own admissions are in its own store (peers never hand a node its own records).
     auto store = Store::open_read_only(cib.info().data_dir);
@@ -70,6 +74,12 @@ TEST_CASE("replication: every node converges on each centre's figures, also afte
   std::filesystem::remove_all(cim.info().data_dir);
   cim.start();
   CHECK(eventually([&] { return cim.occupied("CIM", "men") == 6; }));
+  // Its peers sent it whole origins it knew nothing of: full resyncs.
+  CHECK(eventually([&] {
+    return hq.metric(R"(placemesh_peer_full_resyncs_total{peer="CIM"})").value_or(0) +
+               cib.metric(R"(placemesh_peer_full_resyncs_total{peer="CIM"})").value_or(0) >=
+           1.0;
+  }));
   REQUIRE(cim.request("POST", "/v1/pools/CIM/men/release", R"({"count":2,"reason":"removed","op_id":"a4"})", cim_token).status ==
           200);
   CHECK(eventually([&] {

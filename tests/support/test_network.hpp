@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <sstream>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -85,6 +86,18 @@ class RunningNode {
         for (const auto& p : c["pools"])
           if (p["pool"] == unit) return p["occupied"].get<std::int64_t>();
     return -1;
+  }
+  // A sample of GET /metrics (no token), by its series exactly as printed,
+  // e.g. placemesh_peer_up{peer="CIB"}; nullopt if absent.
+  [[nodiscard]] std::optional<double> metric(const std::string& series) const {
+    const auto response = request("GET", "/metrics", "", "");
+    REQUIRE(response.status == 200);
+    std::istringstream lines(response.body);
+    std::string line;
+    while (std::getline(lines, line))
+      if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ')
+        return std::stod(line.substr(series.size() + 1));
+    return std::nullopt;
   }
   [[nodiscard]] const TestNode& info() const { return info_; }
   [[nodiscard]] Daemon& daemon() { return *daemon_; }
