@@ -61,12 +61,33 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 
 }  // namespace
 
-LocalNetwork::LocalNetwork(std::filesystem::path dir) : dir_(std::move(dir)) {
+namespace {
+
+NetworkPlan small_network() {
   NetworkPlan plan;
   plan.network = "test";
-  plan.nodes = {{"CIM", "Merksplas", "centre", {{"men", "men", 110}}, free_port(), free_port()},
-                {"CIB", "Bruges", "centre", {{"men", "men", 80}, {"women", "women", 32}}, free_port(), free_port()},
-                {"HQ", "Brussels headquarters", "hq", {}, free_port(), free_port()}};
+  plan.nodes = {{"CIM", "Merksplas", "centre", {{"men", "men", 110}}, free_port(), free_port(), 0},
+                {"CIB", "Bruges", "centre", {{"men", "men", 80}, {"women", "women", 32}}, free_port(), free_port(), 0},
+                {"HQ", "Brussels headquarters", "hq", {}, free_port(), free_port(), 0}};
+  return plan;
+}
+
+}  // namespace
+
+NetworkPlan quickstart_on_free_ports(bool proxied) {
+  NetworkPlan plan = design_network(0);
+  plan.network = "test";
+  for (auto& node : plan.nodes) {
+    node.api_port = free_port();
+    node.gossip_port = free_port();
+    if (proxied) node.advertised_port = free_port();
+  }
+  return plan;
+}
+
+LocalNetwork::LocalNetwork(std::filesystem::path dir) : LocalNetwork(std::move(dir), small_network()) {}
+
+LocalNetwork::LocalNetwork(std::filesystem::path dir, const NetworkPlan& plan) : dir_(std::move(dir)) {
   auto written = write_network(plan, dir_);
   if (!written) throw std::runtime_error(written.error().message());
   dir_ = written.value().dir;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tools/http_client.hpp"
+#include "tools/network_plan.hpp"
 
 namespace placemesh::tools {
 
@@ -29,6 +30,8 @@ class LocalNetwork {
  public:
   // Writes the network into `dir` (created; left in place).
   explicit LocalNetwork(std::filesystem::path dir);
+  // Writes another plan (ports already chosen).
+  LocalNetwork(std::filesystem::path dir, const NetworkPlan& plan);
 
   [[nodiscard]] const TestNode& node(const std::string& name) const { return nodes_.at(name); }
   [[nodiscard]] const std::string& token(const std::string& name) const { return tokens_.at(name); }
@@ -43,6 +46,9 @@ class LocalNetwork {
 };
 
 [[nodiscard]] std::uint16_t free_port();
+// The quickstart's network (HQ and the six closed centres) on free ports;
+// with `proxied`, each node advertises another free port for a fault proxy.
+[[nodiscard]] NetworkPlan quickstart_on_free_ports(bool proxied);
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);
 
 class Daemon {

@@ -16,13 +16,13 @@ NetworkPlan design_network(std::uint16_t base_port) {
   NetworkPlan plan;
   plan.network = "placemesh-demo";
   plan.nodes = {
-      {"HQ", "Brussels headquarters", "hq", {}, 0, 0},
-      {"CAR", "Caricole, Steenokkerzeel", "centre", {{"men", "border", 70}, {"women", "border", 30}}, 0, 0},
-      {"127B", "127bis, Steenokkerzeel", "centre", {{"wing-a", "men", 60}, {"wing-b", "men", 60}}, 0, 0},
-      {"CIB", "Bruges", "centre", {{"men", "men", 80}, {"women", "women", 32}}, 0, 0},
-      {"CIM", "Merksplas", "centre", {{"men", "men", 110}}, 0, 0},
-      {"CIV", "Vottem", "centre", {{"men", "men", 77}}, 0, 0},
-      {"CIH", "Holsbeek", "centre", {{"women", "women", 28}}, 0, 0},
+      {"HQ", "Brussels headquarters", "hq", {}, 0, 0, 0},
+      {"CAR", "Caricole, Steenokkerzeel", "centre", {{"men", "border", 70}, {"women", "border", 30}}, 0, 0, 0},
+      {"127B", "127bis, Steenokkerzeel", "centre", {{"wing-a", "men", 60}, {"wing-b", "men", 60}}, 0, 0, 0},
+      {"CIB", "Bruges", "centre", {{"men", "men", 80}, {"women", "women", 32}}, 0, 0, 0},
+      {"CIM", "Merksplas", "centre", {{"men", "men", 110}}, 0, 0, 0},
+      {"CIV", "Vottem", "centre", {{"men", "men", 77}}, 0, 0, 0},
+      {"CIH", "Holsbeek", "centre", {{"women", "women", 28}}, 0, 0, 0},
   };
   for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
     plan.nodes[i].api_port = static_cast<std::uint16_t>(base_port + i);
@@ -79,7 +79,7 @@ Result<WrittenNetwork> write_network(const NetworkPlan& plan, const std::filesys
       return status.error();
     roster << "\n[[node]]\nname = \"" << node.name << "\"\ntitle = \"" << node.title << "\"\nrole = \"" << node.role
            << "\"\npublic_key = \"" << to_hex(key.value()->public_key()) << "\"\naddress = \"127.0.0.1:"
-           << node.gossip_port << "\"\n";
+           << (node.advertised_port != 0 ? node.advertised_port : node.gossip_port) << "\"\n";
     for (const auto& pool : node.pools)
       roster << "[[node.pool]]\nunit = \"" << pool.unit << "\"\ncategory = \"" << pool.category
              << "\"\ndesign = " << pool.design << "\n";

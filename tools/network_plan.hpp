@@ -30,6 +30,9 @@ struct PlannedNode {
   std::vector<PlannedPool> pools;
   std::uint16_t api_port = 0;
   std::uint16_t gossip_port = 0;
+  // The port peers are told to dial (the roster's address); 0: gossip_port.
+  // Tests put a fault proxy there.
+  std::uint16_t advertised_port = 0;
 };
 
 struct NetworkPlan {

@@ -30,6 +30,7 @@ inline std::filesystem::path make_temp_dir(std::string_view label) {
 class TestNetwork : public tools::LocalNetwork {
  public:
   explicit TestNetwork(std::string_view label) : LocalNetwork(make_temp_dir(label)) {}
+  TestNetwork(std::string_view label, const tools::NetworkPlan& plan) : LocalNetwork(make_temp_dir(label), plan) {}
   ~TestNetwork() {
     std::error_code ec;
     std::filesystem::remove_all(dir().parent_path(), ec);
