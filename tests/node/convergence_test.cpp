@@ -72,9 +72,10 @@ class Campaign {
       const auto response = nodes_.at(centre)->request(
           "POST", "/v1/pools/" + pool + "/" + operation, body.dump(), network_.token(lower));
       INFO(centre << " " << operation << " " << body.dump() << ": " << response.body);
-      // 409: a release above what the centre sees (after its disk was wiped,
-      // until its old records are back). Anything else must succeed.
-      REQUIRE((response.status == 200 || (response.status == 409 && operation == "release")));
+      // 409: a release or unblock above what the centre sees (after its disk
+      // was wiped, until its old records are back). Anything else must succeed.
+      const bool lowers = operation == "release" || operation == "unblock";
+      REQUIRE((response.status == 200 || (response.status == 409 && lowers)));
       if (response.status != 200) continue;
       ++acknowledged_;
       const std::int64_t n = body["count"].get<std::int64_t>();
