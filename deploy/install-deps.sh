@@ -15,6 +15,8 @@
 #   libspdlog-dev                 logs
 #   libcli11-dev                  command lines of placemeshd and placemeshctl
 #   clang-14 libclang-rt-14-dev   libFuzzer targets (tests/fuzz/run.sh)
+#   iproute2 nftables             the network-namespace test: ip netns, partitions
+#                                 and loss as nft rules inside the namespaces
 #
 # With --bench, also what tools/placemesh-bench compares against:
 #   redis-server                  Redis with appendfsync always (BENCHMARKS.md)
@@ -22,7 +24,8 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto libcapnp-dev liblmdb-dev
           lmdb-utils libsodium-dev libasio-dev librestinio-dev libhttp-parser-dev libfmt-dev
-          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev clang-14 libclang-rt-14-dev)
+          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev clang-14 libclang-rt-14-dev
+          iproute2 nftables)
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(redis-server) ;;

@@ -92,7 +92,7 @@ LocalNetwork::LocalNetwork(std::filesystem::path dir, const NetworkPlan& plan) :
   if (!written) throw std::runtime_error(written.error().message());
   dir_ = written.value().dir;
   for (const auto& [name, node] : written.value().nodes)
-    nodes_[name] = TestNode{name, node.config, node.data_dir, node.api_port};
+    nodes_[name] = TestNode{name, node.config, node.data_dir, node.api_port, node.host};
   tokens_ = written.value().tokens;
 }
 
@@ -112,18 +112,21 @@ void LocalNetwork::set_config(const std::string& node, const std::string& key, c
   write_file(path, text);
 }
 
-Daemon::Daemon(const std::filesystem::path& config, const std::filesystem::path& log) : log_(log) {
+Daemon::Daemon(const std::filesystem::path& config, const std::filesystem::path& log,
+               const std::vector<std::string>& wrapper)
+    : log_(log) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  const std::string binary = PLACEMESHD_PATH;
-  const std::string config_text = config.string();
-  std::vector<char*> argv = {const_cast<char*>(binary.c_str()), const_cast<char*>("--config"),
-                             const_cast<char*>(config_text.c_str()), nullptr};
-  const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  std::vector<std::string> words = wrapper;
+  words.insert(words.end(), {PLACEMESHD_PATH, "--config", config.string()});
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + binary);
+  if (rc != 0) throw std::runtime_error("cannot start " + words[0]);
 }
 
 Daemon::~Daemon() {

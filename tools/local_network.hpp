@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tools/http_client.hpp"
 #include "tools/network_plan.hpp"
@@ -21,7 +22,8 @@ struct TestNode {
   std::filesystem::path config;
   std::filesystem::path data_dir;
   std::uint16_t api_port = 0;
-  [[nodiscard]] Url url() const { return {"127.0.0.1", api_port}; }
+  std::string host = "127.0.0.1";
+  [[nodiscard]] Url url() const { return {host, api_port}; }
 };
 
 // CIM (men 110), CIB (men 80, women 32) and HQ. Tokens by name:
@@ -53,8 +55,10 @@ class LocalNetwork {
 
 class Daemon {
  public:
-  // Starts placemeshd --config CONFIG, output appended to LOG.
-  Daemon(const std::filesystem::path& config, const std::filesystem::path& log);
+  // Starts placemeshd --config CONFIG, output appended to LOG. A wrapper
+  // runs it through another command (e.g. {"ip", "netns", "exec", "NS"}).
+  Daemon(const std::filesystem::path& config, const std::filesystem::path& log,
+         const std::vector<std::string>& wrapper = {});
   ~Daemon();  // SIGKILL if still running
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;

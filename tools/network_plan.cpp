@@ -78,7 +78,7 @@ Result<WrittenNetwork> write_network(const NetworkPlan& plan, const std::filesys
         !status)
       return status.error();
     roster << "\n[[node]]\nname = \"" << node.name << "\"\ntitle = \"" << node.title << "\"\nrole = \"" << node.role
-           << "\"\npublic_key = \"" << to_hex(key.value()->public_key()) << "\"\naddress = \"127.0.0.1:"
+           << "\"\npublic_key = \"" << to_hex(key.value()->public_key()) << "\"\naddress = \"" << node.host << ":"
            << (node.advertised_port != 0 ? node.advertised_port : node.gossip_port) << "\"\n";
     for (const auto& pool : node.pools)
       roster << "[[node.pool]]\nunit = \"" << pool.unit << "\"\ncategory = \"" << pool.category
@@ -106,12 +106,12 @@ Result<WrittenNetwork> write_network(const NetworkPlan& plan, const std::filesys
   nlohmann::json manifest_nodes = nlohmann::json::array();
   for (const auto& node : plan.nodes) {
     WrittenNode out{node.name, node.role, dir / (node.name + ".toml"), dir / "data" / node.name, node.api_port,
-                    node.gossip_port};
+                    node.gossip_port, node.host};
     const std::string config = "# placemeshd --config " + out.config.string() +
                                "\nnode = \"" + node.name + "\"\nkey_file = \"keys/" + node.name +
                                ".key\"\nroster_file = \"roster.toml\"\nadmin_public_key = \"" + admin_public +
-                               "\"\ndata_dir = \"data/" + node.name + "\"\ngossip_listen = \"127.0.0.1:" +
-                               std::to_string(node.gossip_port) + "\"\napi_listen = \"127.0.0.1:" +
+                               "\"\ndata_dir = \"data/" + node.name + "\"\ngossip_listen = \"" + node.host + ":" +
+                               std::to_string(node.gossip_port) + "\"\napi_listen = \"" + node.host + ":" +
                                std::to_string(node.api_port) + "\"\ntokens_file = \"tokens.toml\"\n" +
                                "log_level = \"info\"\n";
     if (auto status = write_text(out.config, config, false); !status) return status.error();
@@ -120,8 +120,8 @@ Result<WrittenNetwork> write_network(const NetworkPlan& plan, const std::filesys
                             {"role", node.role},
                             {"config", out.config.string()},
                             {"data_dir", out.data_dir.string()},
-                            {"api_url", "http://127.0.0.1:" + std::to_string(node.api_port)},
-                            {"gossip", "127.0.0.1:" + std::to_string(node.gossip_port)},
+                            {"api_url", "http://" + node.host + ":" + std::to_string(node.api_port)},
+                            {"gossip", node.host + ":" + std::to_string(node.gossip_port)},
                             {"admin_token", written.tokens["admin"]}};
     if (node.role == "centre") entry["operator_token"] = written.tokens[lower(node.name)];
     manifest_nodes.push_back(entry);

@@ -33,6 +33,9 @@ struct PlannedNode {
   // The port peers are told to dial (the roster's address); 0: gossip_port.
   // Tests put a fault proxy there.
   std::uint16_t advertised_port = 0;
+  // The address it listens on and is reached at (tests in network
+  // namespaces give each node its own).
+  std::string host = "127.0.0.1";
 };
 
 struct NetworkPlan {
@@ -51,6 +54,7 @@ struct WrittenNode {
   std::filesystem::path data_dir;
   std::uint16_t api_port = 0;
   std::uint16_t gossip_port = 0;
+  std::string host;
 };
 
 struct WrittenNetwork {

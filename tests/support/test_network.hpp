@@ -55,11 +55,12 @@ inline bool eventually(const std::function<bool()>& check, std::chrono::millisec
 // A placemeshd of a TestNetwork that the test can stop and start again.
 class RunningNode {
  public:
-  RunningNode(const TestNetwork& network, const std::string& name) : network_(network), info_(network.node(name)) {
+  RunningNode(const TestNetwork& network, const std::string& name, std::vector<std::string> wrapper = {})
+      : network_(network), info_(network.node(name)), wrapper_(std::move(wrapper)) {
     start();
   }
   void start() {
-    daemon_ = std::make_unique<Daemon>(info_.config, network_.dir() / (info_.name + ".log"));
+    daemon_ = std::make_unique<Daemon>(info_.config, network_.dir() / (info_.name + ".log"), wrapper_);
     std::string why;
     if (!daemon_->wait_ready(info_.url(), node_deadline, why)) FAIL(why);
   }
@@ -106,6 +107,7 @@ class RunningNode {
  private:
   const TestNetwork& network_;
   const TestNode& info_;
+  std::vector<std::string> wrapper_;
   std::unique_ptr<Daemon> daemon_;
 };
 
