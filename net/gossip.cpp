@@ -73,7 +73,14 @@ void Gossip::link_up(const PublicKey& key) {
   peer.up_since_ms = clock_();
   peer.last_contact_ms = peer.up_since_ms;
   send(peer, encode_link_message(RosterVersion{host_.roster_version()}));
-  send_digest(peer);  // anti-entropy at once: catch up after a partition
+  // Anti-entropy at once, to catch up after a partition or a restart — from
+  // one peer at a time: the others would send the same records.
+  const std::int64_t now = clock_();
+  if (!catching_up_from_ || *catching_up_from_ == key || now - catching_up_since_ms_ >= settings_.sync_interval_ms) {
+    catching_up_from_ = key;
+    catching_up_since_ms_ = now;
+    send_digest(peer);
+  }
 }
 
 void Gossip::link_down(const PublicKey& key, const std::string& why) {
@@ -83,6 +90,7 @@ void Gossip::link_down(const PublicKey& key, const std::string& why) {
   const bool was_up = peer.state == GossipPeer::State::up;
   peer.state = GossipPeer::State::down;
   peer.up_since_ms.reset();
+  if (catching_up_from_ == key) catching_up_from_.reset();
   if (was_up && on_link_down) on_link_down(key, why);
   schedule_redial(peer);
 }
@@ -183,7 +191,12 @@ void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) 
     push(received.added, &key);
     // Ask for the rest at once only if this answer brought something: an
     // answer we refuse would otherwise be asked for again and again.
-    if (delta->delta.truncated && !received.added.empty()) send_digest(peer);
+    const bool more = delta->delta.truncated && !received.added.empty();
+    if (more) send_digest(peer);
+    if (catching_up_from_ == key) {
+      if (more) catching_up_since_ms_ = clock_();
+      else catching_up_from_.reset();
+    }
     return;
   }
   if (on_roster) on_roster(key, std::get<RosterText>(value).text);

@@ -12,11 +12,13 @@
 // What it does:
 //   - eager push: every durable local record goes at once to every linked peer;
 //   - relay: records new here go to every linked peer but the sender;
-//   - anti-entropy: when a link comes up and every sync interval, a digest to
-//     each peer; a digest is answered with what the peer lacks, bounded per
-//     frame; a truncated answer that brought something is followed at once by
-//     a new digest (a refused answer is not asked for again until the next
-//     interval);
+//   - anti-entropy: every sync interval a digest to each peer, and when a
+//     link comes up a digest to that peer unless another peer is already
+//     answering one (a node back from a long absence catches up from one peer,
+//     not from all of them at once, each sending the same records); a digest
+//     is answered with what the peer lacks, bounded per frame; a truncated
+//     answer that brought something is followed at once by a new digest (a
+//     refused answer is not asked for again until the next interval);
 //   - a link that received nothing for `silence_max_ms` is closed (a
 //     half-open connection after a partition) and redialled;
 //   - one link per pair: the node whose key sorts first dials, with capped
@@ -147,6 +149,9 @@ class Gossip {
   void refused(const Received& received, const PublicKey& from);
 
   GossipSettings settings_;
+  // The peer answering our catch-up digest, and since when.
+  std::optional<PublicKey> catching_up_from_;
+  std::int64_t catching_up_since_ms_ = 0;
   GossipHost& host_;
   GossipTransport& transport_;
   Clock clock_;

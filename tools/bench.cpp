@@ -30,7 +30,9 @@
 #include <thread>
 
 #include "node/lmdb.hpp"
+#include "tools/bench_common.hpp"
 #include "tools/bench_crypto.hpp"
+#include "tools/bench_mesh.hpp"
 #include "tools/local_network.hpp"
 
 extern char** environ;
@@ -38,47 +40,7 @@ extern char** environ;
 namespace {
 
 using namespace placemesh;
-using Clock = std::chrono::steady_clock;
-
-double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
-  return values[std::min(index, values.size() - 1)];
-}
-
-double median(std::vector<double> values) { return percentile(std::move(values), 0.5); }
-
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "placemesh-bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
+using namespace placemesh::bench;
 
 // --- the floor: an LMDB durable commit behind one TCP round trip ------------
 class FloorServer {
@@ -194,45 +156,6 @@ class LineClient {
   int fd_;
 };
 
-// A blocking keep-alive HTTP client, as plain as LineClient, so the client
-// side costs the same for every system measured.
-class RawHttpClient {
- public:
-  RawHttpClient(std::uint16_t port, std::string token) : fd_(connect_loopback(port)), token_(std::move(token)) {
-    if (fd_ < 0) die("cannot connect to the node's API on port " + std::to_string(port));
-  }
-  ~RawHttpClient() { ::close(fd_); }
-  // POSTs and returns the status code (0 when the connection failed).
-  int post(std::string_view target, std::string_view body) {
-    request_.clear();
-    request_.append("POST ").append(target).append(" HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ");
-    request_.append(token_).append("\r\nContent-Type: application/json\r\nContent-Length: ");
-    request_.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
-    if (!send_all(fd_, request_)) return 0;
-    buffer_.clear();
-    std::size_t head_end = std::string::npos, need = 0;
-    char chunk[4096];
-    for (;;) {
-      const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) return 0;
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-      if (head_end == std::string::npos) {
-        head_end = buffer_.find("\r\n\r\n");
-        if (head_end == std::string::npos) continue;
-        const auto length_at = buffer_.find("Content-Length: ");
-        if (length_at == std::string::npos || length_at > head_end) return 0;
-        need = head_end + 4 + std::stoul(buffer_.substr(length_at + 16));
-      }
-      if (buffer_.size() >= need) return std::atoi(buffer_.c_str() + 9);
-    }
-  }
-
- private:
-  int fd_;
-  std::string token_;
-  std::string request_, buffer_;
-};
-
 constexpr std::string_view redis_incr = "*2\r\n$4\r\nINCR\r\n$7\r\nCIM/men\r\n";
 
 struct Placemesh {
@@ -264,20 +187,6 @@ Rss rss_of(pid_t pid) {
 }
 double mib(long kib) { return static_cast<double>(kib) / 1024; }
 
-void print_machine(const std::filesystem::path& dir) {
-  utsname name{};
-  ::uname(&name);
-  std::string cpu = "unknown";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);)
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  std::printf("machine: %u cores, %s, Linux %s; data in %s\n\n", std::thread::hardware_concurrency(), cpu.c_str(),
-              name.release, dir.c_str());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -295,11 +204,26 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "duration of each throughput round")->capture_default_str();
   app.add_flag("--no-redis", skip_redis, "skip Redis (when redis-server is not installed)");
   std::string only;
-  app.add_option("--only", only, "run one part: node (the durable node) or crypto (links and signatures)")
-      ->check(CLI::IsMember({"node", "crypto"}));
+  app.add_option("--only", only,
+                 "run one part: node (the durable node), crypto (links and signatures) or mesh (propagation, "
+                 "idle traffic and catch-up of the seven-node network)")
+      ->check(CLI::IsMember({"node", "crypto", "mesh"}));
+  int delay_ms = 20, catchup_ops = 100'000;
+  app.add_option("--delay-ms", delay_ms, "mesh: delay added on every link for the second propagation run")
+      ->capture_default_str();
+  app.add_option("--catchup-ops", catchup_ops, "mesh: operations a stopped centre misses")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (only == "crypto") {
     tools::run_crypto_bench(rounds, 0.3);
+    return 0;
+  }
+  if (only == "mesh") {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+    std::filesystem::create_directories(dir);
+    dir = std::filesystem::absolute(dir);
+    print_machine(dir);
+    tools::run_mesh_bench({dir, samples, delay_ms, catchup_ops, 8});
     return 0;
   }
 
@@ -432,6 +356,8 @@ int main(int argc, char** argv) {
   if (only.empty()) {
     std::printf("\n");
     tools::run_crypto_bench(rounds, 0.3);
+    std::printf("\n");
+    tools::run_mesh_bench({dir / "mesh", samples, delay_ms, catchup_ops, 8});
   }
   return 0;
 }

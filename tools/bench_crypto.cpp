@@ -1,5 +1,7 @@
 #include "tools/bench_crypto.hpp"
 
+#include "tools/bench_common.hpp"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -32,10 +34,7 @@ double rate(const std::function<void()>& one, double seconds) {
   return static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
+using bench::median;
 
 struct Pair {
   std::unique_ptr<SecretKey> a = SecretKey::generate().value();

@@ -1,0 +1,127 @@
+#pragma once
+// What the benchmarks share: percentiles, a plain keep-alive HTTP client (the
+// same client cost for every system measured) and the machine line.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace placemesh::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+inline double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
+}
+
+inline double median(std::vector<double> values) { return percentile(std::move(values), 0.5); }
+
+[[noreturn]] inline void die(const std::string& message) {
+  std::fprintf(stderr, "placemesh-bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+inline int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+inline bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// A blocking keep-alive HTTP client, as plain as LineClient, so the client
+// side costs the same for every system measured.
+class RawHttpClient {
+ public:
+  RawHttpClient(std::uint16_t port, std::string token) : fd_(connect_loopback(port)), token_(std::move(token)) {
+    if (fd_ < 0) die("cannot connect to the node's API on port " + std::to_string(port));
+  }
+  ~RawHttpClient() { ::close(fd_); }
+  // POSTs and returns the status code (0 when the connection failed).
+  int post(std::string_view target, std::string_view body) { return request("POST", target, body); }
+  // GETs; the answer's body is then in body().
+  int get(std::string_view target) { return request("GET", target, ""); }
+  [[nodiscard]] std::string_view body() const {
+    return head_end_ == std::string::npos ? std::string_view() : std::string_view(buffer_).substr(head_end_ + 4);
+  }
+
+  int request(std::string_view method, std::string_view target, std::string_view body) {
+    request_.clear();
+    request_.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ");
+    request_.append(token_).append("\r\nContent-Type: application/json\r\nContent-Length: ");
+    request_.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
+    if (!send_all(fd_, request_)) return 0;
+    buffer_.clear();
+    head_end_ = std::string::npos;
+    std::size_t need = 0;
+    char chunk[4096];
+    for (;;) {
+      const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return 0;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+      if (head_end_ == std::string::npos) {
+        head_end_ = buffer_.find("\r\n\r\n");
+        if (head_end_ == std::string::npos) continue;
+        const auto length_at = buffer_.find("Content-Length: ");
+        if (length_at == std::string::npos || length_at > head_end_) return 0;
+        need = head_end_ + 4 + std::stoul(buffer_.substr(length_at + 16));
+      }
+      if (buffer_.size() >= need) return std::atoi(buffer_.c_str() + 9);
+    }
+  }
+
+ private:
+  int fd_;
+  std::string token_;
+  std::string request_, buffer_;
+  std::size_t head_end_ = std::string::npos;
+};
+
+inline void print_machine(const std::filesystem::path& dir) {
+  utsname name{};
+  ::uname(&name);
+  std::string cpu = "unknown";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  std::printf("machine: %u cores, %s, Linux %s; data in %s\n\n", std::thread::hardware_concurrency(), cpu.c_str(),
+              name.release, dir.c_str());
+}
+
+}  // namespace placemesh::bench

@@ -1,0 +1,293 @@
+#include "tools/bench_mesh.hpp"
+
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "net/record_codec.hpp"
+#include "node/store.hpp"
+#include "tools/bench_common.hpp"
+#include "tools/fault_proxy.hpp"
+#include "tools/local_network.hpp"
+
+namespace placemesh::tools {
+
+namespace {
+
+using namespace placemesh::bench;
+using nlohmann::json;
+
+const std::vector<std::string> centres = {"CAR", "127B", "CIB", "CIM", "CIV", "CIH"};
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// occupied of pool `id` in a board body, read without a JSON parser (fields
+// are in alphabetical order: "id" comes just before "occupied").
+std::int64_t occupied_in(std::string_view board, std::string_view id) {
+  const std::string needle = "\"id\":\"" + std::string(id) + "\"";
+  const auto at = board.find(needle);
+  if (at == std::string_view::npos) return -1;
+  const auto field = board.find("\"occupied\":", at);
+  if (field == std::string_view::npos) return -1;
+  return std::strtoll(board.data() + field + 11, nullptr, 10);
+}
+
+// The seven nodes running, optionally each behind a fault proxy.
+class Mesh7 {
+ public:
+  Mesh7(const std::filesystem::path& dir, bool proxied) {
+    const NetworkPlan plan = quickstart_on_free_ports(proxied);
+    network_ = std::make_unique<LocalNetwork>(dir, plan);
+    for (const auto& node : plan.nodes) {
+      if (proxied) proxies_[node.name] = std::make_unique<FaultProxy>(node.advertised_port, node.gossip_port);
+      names_.push_back(node.name);
+      for (const auto& pool : node.pools) pool_of_[node.name] = node.name + "/" + pool.unit;
+    }
+    for (const auto& name : names_) start(name);
+    // Every node linked to all six others.
+    const auto until = Clock::now() + std::chrono::seconds(30);
+    for (const auto& name : names_) {
+      for (;;) {
+        RawHttpClient http(port(name), token("admin"));
+        if (http.get("/v1/status") == 200) {
+          const auto status = json::parse(http.body());
+          std::size_t up = 0;
+          for (const auto& peer : status["peers"]) up += peer["state"] == "up";
+          if (up == names_.size() - 1) break;
+        }
+        if (Clock::now() > until) die(name + " did not link to all its peers within 30 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+  ~Mesh7() {
+    for (auto& [name, daemon] : daemons_) daemon->signal(SIGTERM);
+    for (auto& [name, daemon] : daemons_) (void)daemon->wait_exit(std::chrono::seconds(30));
+  }
+
+  void start(const std::string& name) {
+    const auto& node = network_->node(name);
+    daemons_[name] = std::make_unique<Daemon>(node.config, network_->dir() / (name + ".log"));
+    std::string why;
+    if (!daemons_[name]->wait_ready(node.url(), std::chrono::seconds(20), why)) die(why);
+  }
+  void stop(const std::string& name) {
+    daemons_.at(name)->signal(SIGTERM);
+    if (!daemons_.at(name)->wait_exit(std::chrono::seconds(30))) die(name + " did not stop");
+    daemons_.erase(name);
+  }
+  [[nodiscard]] std::uint16_t port(const std::string& name) const { return network_->node(name).api_port; }
+  [[nodiscard]] std::string token(const std::string& name) const { return network_->token(name); }
+  [[nodiscard]] const std::string& pool(const std::string& centre) const { return pool_of_.at(centre); }
+  [[nodiscard]] const std::vector<std::string>& names() const { return names_; }
+  [[nodiscard]] const TestNode& node(const std::string& name) const { return network_->node(name); }
+  void set_delay(int ms) {
+    for (auto& [name, proxy] : proxies_) proxy->set_delay(std::chrono::milliseconds(ms));
+  }
+  // The sum of a metric over every sample of it on one node.
+  double metric_sum(const std::string& name, const std::string& family) const {
+    RawHttpClient http(port(name), "");
+    if (http.get("/metrics") != 200) die("GET /metrics failed on " + name);
+    double total = 0;
+    const std::string_view body = http.body();
+    for (std::size_t at = 0; at < body.size();) {
+      const auto end = std::min(body.find('\n', at), body.size());
+      const std::string_view line = body.substr(at, end - at);
+      at = end + 1;
+      if (line.size() <= family.size() || line.compare(0, family.size(), family) != 0) continue;
+      if (line[family.size()] != '{' && line[family.size()] != ' ') continue;
+      total += std::strtod(std::string(line.substr(line.rfind(' ') + 1)).c_str(), nullptr);
+    }
+    return total;
+  }
+
+ private:
+  std::unique_ptr<LocalNetwork> network_;
+  std::map<std::string, std::unique_ptr<FaultProxy>> proxies_;
+  std::map<std::string, std::unique_ptr<Daemon>> daemons_;
+  std::vector<std::string> names_;
+  std::map<std::string, std::string> pool_of_;
+};
+
+struct Propagation {
+  std::vector<double> visible_us;  // acknowledged → visible on all six others
+  std::vector<double> ack_us;      // the admission's own latency at the client
+};
+
+// One admission at a time, round robin over the centres; six pollers (one
+// per other node) watch for it.
+Propagation measure_propagation(Mesh7& mesh, int samples) {
+  Propagation result;
+  std::map<std::string, std::int64_t> occupied;
+  std::uint64_t op = 0;
+  for (int i = 0; i < samples; ++i) {
+    const std::string& centre = centres[static_cast<std::size_t>(i) % centres.size()];
+    const std::string pool = mesh.pool(centre);
+    const std::int64_t expected = ++occupied[pool];
+    std::vector<std::string> watchers;
+    for (const auto& name : mesh.names())
+      if (name != centre) watchers.push_back(name);
+    std::vector<Clock::time_point> seen(watchers.size());
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> pollers;
+    for (std::size_t w = 0; w < watchers.size(); ++w)
+      pollers.emplace_back([&, w] {
+        RawHttpClient http(mesh.port(watchers[w]), mesh.token("viewer"));
+        ++ready;
+        while (!go) std::this_thread::yield();
+        for (;;) {
+          if (http.get("/v1/board") != 200) die("GET /v1/board failed on " + watchers[w]);
+          if (occupied_in(http.body(), pool) >= expected) {
+            seen[w] = Clock::now();
+            return;
+          }
+        }
+      });
+    while (ready < static_cast<int>(watchers.size())) std::this_thread::yield();
+    RawHttpClient writer(mesh.port(centre), mesh.token(lower(centre)));
+    go = true;
+    const auto start = Clock::now();
+    if (writer.post("/v1/pools/" + pool + "/admit",
+                    "{\"count\":1,\"op_id\":\"prop-" + std::to_string(op++) + "-" + std::to_string(i) + "\"}") != 200)
+      die("an admission at " + centre + " failed");
+    const auto acknowledged = Clock::now();
+    for (auto& poller : pollers) poller.join();
+    const auto last = *std::max_element(seen.begin(), seen.end());
+    result.ack_us.push_back(micros(acknowledged - start));
+    result.visible_us.push_back(last > acknowledged ? micros(last - acknowledged) : 0.0);
+  }
+  return result;
+}
+
+double commit_mean_us(const Mesh7& mesh) {
+  double sum = 0, count = 0;
+  for (const auto& name : mesh.names()) {
+    sum += mesh.metric_sum(name, "placemesh_store_commit_seconds_sum");
+    count += mesh.metric_sum(name, "placemesh_store_commit_seconds_count");
+  }
+  return count > 0 ? sum / count * 1e6 : 0;
+}
+
+}  // namespace
+
+void run_mesh_bench(const MeshBenchOptions& options) {
+  std::printf("## Replication: the quickstart network on loopback (7 nodes, 21 links)\n\n");
+  double commit_us = 0;
+  {
+    Mesh7 mesh(options.dir / "direct", false);
+
+    // Idle traffic: heartbeats every 5 s and a digest per link per second.
+    const double before = [&] {
+      double total = 0;
+      for (const auto& name : mesh.names()) total += mesh.metric_sum(name, "placemesh_peer_bytes_sent_total");
+      return total;
+    }();
+    const auto idle_start = Clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    double after = 0;
+    for (const auto& name : mesh.names()) after += mesh.metric_sum(name, "placemesh_peer_bytes_sent_total");
+    const double idle_seconds = std::chrono::duration<double>(Clock::now() - idle_start).count();
+    const double idle_rate = (after - before) / 7.0 / idle_seconds;
+
+    const Propagation plain = measure_propagation(mesh, options.samples);
+    commit_us = commit_mean_us(mesh);
+    const double goal_us = 2 * commit_us + 1000;
+    std::printf("### Propagation (µs; %d admissions, round robin over the six centres)\n\n", options.samples);
+    std::printf("| measure | p50 | p99 |\n|---|---:|---:|\n");
+    std::printf("| admission acknowledged at the centre (client's latency) | %.0f | %.0f |\n",
+                percentile(plain.ack_us, 0.5), percentile(plain.ack_us, 0.99));
+    std::printf("| acknowledged → visible on all six other nodes | %.0f | %.0f |\n", percentile(plain.visible_us, 0.5),
+                percentile(plain.visible_us, 0.99));
+    std::printf("\nstore commit (write + fsync), mean over every node in this run: %.0f µs\n", commit_us);
+    std::printf("goal: p99 ≤ 2 × commit + 1 ms = %.0f µs — %s\n", goal_us,
+                percentile(plain.visible_us, 0.99) <= goal_us ? "met" : "NOT met");
+    std::printf("\nidle gossip: %.0f bytes per node per second (message bytes before sealing; %.0f s)\n\n", idle_rate,
+                idle_seconds);
+
+    // --- catch-up ------------------------------------------------------------
+    std::printf("### Catch-up: CIB stopped while the others record %d operations\n\n", options.catchup_ops);
+    mesh.stop("CIB");
+    std::atomic<int> next{0};
+    std::vector<std::thread> clients;
+    const std::vector<std::string> writers = {"CAR", "127B", "CIM", "CIV", "CIH"};
+    const auto load_start = Clock::now();
+    for (int c = 0; c < options.clients; ++c)
+      clients.emplace_back([&, c] {
+        const std::string& centre = writers[static_cast<std::size_t>(c) % writers.size()];
+        RawHttpClient http(mesh.port(centre), mesh.token(lower(centre)));
+        const std::string target = "/v1/pools/" + mesh.pool(centre) + "/admit";
+        for (int op; (op = next++) < options.catchup_ops;)
+          if (http.post(target, "{\"count\":1,\"op_id\":\"catchup-" + std::to_string(op) + "\"}") != 200)
+            die("a catch-up admission at " + centre + " failed");
+      });
+    for (auto& client : clients) client.join();
+    const double load_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
+
+    // The state CIB lacks: every record HQ holds that CIB's store does not
+    // (or holds an older seq of).
+    std::size_t state_bytes = 0, state_records = 0;
+    {
+      auto ledger_of = [&](const std::string& name) {
+        auto store = Store::open_read_only(mesh.node(name).data_dir);
+        if (!store) die("cannot read " + name + "'s store: " + store.error().message());
+        auto loaded = store.value()->load();
+        if (!loaded) die("cannot load " + name + "'s store: " + loaded.error().message());
+        return std::move(loaded.value().ledger);
+      };
+      const Ledger hq = ledger_of("HQ"), cib = ledger_of("CIB");
+      for (const auto& part : hq.delta_since({}).origins)
+        for (const auto& record : part.records) {
+          const Record* have = cib.find(record.origin, record.key);
+          if (have != nullptr && have->seq >= record.seq) continue;
+          state_bytes += encode(record).size();
+          ++state_records;
+        }
+    }
+    auto board_of = [&](const std::string& name) {
+      RawHttpClient http(mesh.port(name), mesh.token("viewer"));
+      if (http.get("/v1/board") != 200) die("GET /v1/board failed on " + name);
+      auto board = json::parse(http.body());
+      json pools = json::array();
+      for (const auto& centre : board["centres"])
+        for (const auto& pool : centre["pools"]) pools.push_back({pool["id"], pool["occupied"]});
+      return pools;
+    };
+    const json target = board_of("HQ");
+    const auto restart = Clock::now();
+    mesh.start("CIB");
+    while (board_of("CIB") != target) {
+      if (Clock::now() - restart > std::chrono::minutes(2)) die("CIB did not catch up within 2 minutes");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    const double catchup_ms = std::chrono::duration<double, std::milli>(Clock::now() - restart).count();
+    const double received = mesh.metric_sum("CIB", "placemesh_peer_bytes_received_total");
+    std::printf("| measure | value |\n|---|---:|\n");
+    std::printf("| operations recorded while CIB was down | %d (%.0f/s from %d clients) |\n", options.catchup_ops,
+                options.catchup_ops / load_seconds, options.clients);
+    std::printf("| state CIB lacked: records, encoded bytes | %zu, %zu |\n", state_records, state_bytes);
+    std::printf("| bytes CIB received until its board equalled HQ's | %.0f |\n", received);
+    std::printf("| bytes received / state | %.2f (goal ≤ 2) |\n", received / static_cast<double>(state_bytes));
+    std::printf("| time from CIB's start (process ready) to an equal board | %.0f ms |\n\n", catchup_ms);
+  }
+  {
+    Mesh7 mesh(options.dir / "delayed", true);
+    mesh.set_delay(options.delay_ms);
+    const Propagation delayed = measure_propagation(mesh, std::max(20, options.samples / 4));
+    const double goal_us = options.delay_ms * 1000.0 + 2 * commit_us;
+    std::printf("### Propagation with %d ms added on every link (fault proxies; µs)\n\n", options.delay_ms);
+    std::printf("| measure | p50 | p99 |\n|---|---:|---:|\n");
+    std::printf("| acknowledged → visible on all six other nodes | %.0f | %.0f |\n",
+                percentile(delayed.visible_us, 0.5), percentile(delayed.visible_us, 0.99));
+    std::printf("\ngoal: p99 ≤ D + 2 × commit = %.0f µs — %s\n", goal_us,
+                percentile(delayed.visible_us, 0.99) <= goal_us ? "met" : "NOT met");
+  }
+}
+
+}  // namespace placemesh::tools
