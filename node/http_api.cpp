@@ -8,6 +8,7 @@
 #include "crdt/key.hpp"
 #include "crdt/limits.hpp"
 #include "node/board_json.hpp"
+#include "node/dashboard_html.hpp"
 #include "node/metrics.hpp"
 
 namespace placemesh {
@@ -21,6 +22,10 @@ using Server = restinio::http_server_t<ApiTraits>;
 using Request = restinio::request_handle_t;
 
 constexpr std::size_t connections_max = 1'024;
+// Live-update streams (GET /v1/events) open at once; each is a connection.
+constexpr std::size_t event_streams_max = 512;
+constexpr auto events_poll = std::chrono::milliseconds(50);
+constexpr std::int64_t events_keepalive_ms = 15'000;
 // RESTinio drops a connection whose body passes this (no answer possible);
 // up to it, a body over body_bytes_max gets a 413 with a JSON error.
 constexpr std::size_t hard_body_bytes_factor = 4;
@@ -75,6 +80,20 @@ struct HttpApi::Impl {
 
   std::map<unsigned, std::uint64_t> answers;  // by status code, for /metrics
 
+  // One GET /v1/events stream. A client still writing the previous event
+  // gets only the newest board once it is done (slow clients never queue).
+  struct EventStream {
+    restinio::response_builder_t<restinio::chunked_output_t> response;
+    bool writing = false;
+    bool pending = false;
+  };
+  std::vector<std::shared_ptr<EventStream>> streams;
+  std::unique_ptr<asio::steady_timer> events_timer;
+  bool watching = false;  // the change watch runs while streams are open
+  std::uint64_t streamed_changes = 0;
+  std::int64_t streamed_at_ms = 0;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // false once closed: late callbacks do nothing
+
   void reply(const Request& request, restinio::http_status_line_t status, std::string body,
              bool replayed = false, const char* content_type = "application/json") {
     ++answers[static_cast<unsigned>(status.status_code().raw_code())];
@@ -124,6 +143,22 @@ struct HttpApi::Impl {
             "text/plain; version=0.0.4; charset=utf-8");
       return restinio::request_accepted();
     }
+    if (method == restinio::http_method_get() && (path == "/" || path == "/index.html")) {
+      auto response = request->create_response();
+      ++answers[200];
+      response.append_header(restinio::http_field::content_type, "text/html; charset=utf-8");
+      response.append_header(restinio::http_field::cache_control, "no-store");
+      // Everything the page needs is in it: no request leaves for another host.
+      response.append_header("Content-Security-Policy",
+                             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                             "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+                             "frame-ancestors 'none'");
+      response.append_header("X-Content-Type-Options", "nosniff");
+      response.append_header("Referrer-Policy", "no-referrer");
+      response.set_body(std::string(dashboard_html));
+      response.done();
+      return restinio::request_accepted();
+    }
     if (parts.empty() || parts[0] != "v1") {
       reply(request, restinio::status_not_found(),
             error_json(make_error(Code::malformed, "no such path: " + std::string(path) + " (see docs/api.md)")));
@@ -133,6 +168,22 @@ struct HttpApi::Impl {
     if (token == nullptr) {
       fail(request, make_error(Code::unauthorized, "send \"Authorization: Bearer <token>\" with a token from the "
                                                    "node's tokens file"));
+      return restinio::request_accepted();
+    }
+    if (parts.size() == 2 && (parts[1] == "events" || parts[1] == "session")) {
+      if (method != restinio::http_method_get()) {
+        reply(request, restinio::status_method_not_allowed(),
+              error_json(make_error(Code::malformed, std::string(path) + " accepts GET only")));
+      } else if (parts[1] == "events") {
+        open_stream(request);
+      } else {
+        reply(request, restinio::status_ok(),
+              json_text({{"token", token->name},
+                         {"role", token_role_name(token->role)},
+                         {"centre", token->centre},
+                         {"node", replica.name()},
+                         {"node_role", role_name(replica.role())}}));
+      }
       return restinio::request_accepted();
     }
     if (parts.size() == 2 && (parts[1] == "board" || parts[1] == "status")) {
@@ -167,6 +218,76 @@ struct HttpApi::Impl {
     reply(request, restinio::status_not_found(),
           error_json(make_error(Code::malformed, "no such path: " + std::string(path) + " (see docs/api.md)")));
     return restinio::request_accepted();
+  }
+
+  // GET /v1/events: server-sent events, `event: board` with the whole board
+  // (as GET /v1/board) at once and after every change, at most one per
+  // events_poll; a comment line every 15 s keeps proxies from closing it.
+  void open_stream(const Request& request) {
+    if (streams.size() >= event_streams_max)
+      return fail(request, make_error(Code::busy, std::to_string(streams.size()) + " event streams are open"));
+    ++answers[200];
+    auto response = request->create_response<restinio::chunked_output_t>();
+    response.append_header(restinio::http_field::content_type, "text/event-stream; charset=utf-8");
+    response.append_header(restinio::http_field::cache_control, "no-store");
+    response.append_header("X-Accel-Buffering", "no");
+    auto stream = std::make_shared<EventStream>(EventStream{std::move(response)});
+    streams.push_back(stream);
+    send(stream, "retry: 2000\n\n" + board_event());
+    if (!watching) {
+      if (!events_timer) events_timer = std::make_unique<asio::steady_timer>(io);
+      watching = true;
+      streamed_changes = replica.changes();
+      streamed_at_ms = replica.now_ms();
+      watch_changes();
+    }
+  }
+
+  [[nodiscard]] std::string board_event() const { return "event: board\ndata: " + board_json(replica) + "\n\n"; }
+
+  void send(const std::shared_ptr<EventStream>& stream, std::string text) {
+    if (stream->writing) {
+      stream->pending = true;
+      return;
+    }
+    stream->writing = true;
+    stream->response.append_chunk(std::move(text));
+    stream->response.flush([this, alive_flag = alive, stream](const asio::error_code& ec) {
+      if (!*alive_flag) return;
+      stream->writing = false;
+      if (ec) {
+        std::erase(streams, stream);  // the client went away
+        return;
+      }
+      if (stream->pending) {
+        stream->pending = false;
+        send(stream, board_event());
+      }
+    });
+  }
+
+  void watch_changes() {
+    events_timer->expires_after(events_poll);
+    events_timer->async_wait([this, alive_flag = alive](std::error_code ec) {
+      if (ec || !*alive_flag) return;
+      if (streams.empty()) {
+        watching = false;
+        return;
+      }
+      const std::int64_t now = replica.now_ms();
+      if (replica.changes() != streamed_changes) {
+        streamed_changes = replica.changes();
+        streamed_at_ms = now;
+        const std::string event = board_event();
+        auto open = streams;  // send() may drop a stream
+        for (const auto& stream : open) send(stream, event);
+      } else if (now - streamed_at_ms >= events_keepalive_ms) {
+        streamed_at_ms = now;
+        auto open = streams;
+        for (const auto& stream : open) send(stream, ": keepalive\n\n");
+      }
+      watch_changes();
+    });
   }
 
   // POST /v1/roster: the body is a signed roster (node/ROSTER.md).
@@ -270,7 +391,8 @@ struct HttpApi::Impl {
 Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Config& config, Replica& replica,
                                                  const Tokens& tokens, std::int64_t started_ms, Mesh* mesh) {
   auto impl = std::make_unique<Impl>(
-      Impl{io, replica, tokens, config.body_bytes_max, started_ms, mesh, config, nullptr, 0, 0, {}});
+      Impl{io, replica, tokens, config.body_bytes_max, started_ms, mesh, config, nullptr, 0, 0, {}, {}, {}, false, 0, 0,
+           std::make_shared<bool>(true)});
   Impl* self = impl.get();
   restinio::server_settings_t<ApiTraits> settings;
   settings.port(config.api_listen.port)
@@ -303,6 +425,11 @@ HttpApi::HttpApi(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpApi::~HttpApi() { close(); }
 
 void HttpApi::close() {
+  if (impl_) {
+    *impl_->alive = false;
+    if (impl_->events_timer) impl_->events_timer->cancel();
+    impl_->streams.clear();
+  }
   if (impl_ && impl_->server) {
     try {
       impl_->server->close_sync();

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   sim::Options options;
   std::string faults = "none";
   std::uint64_t seeds = 1;
-  double chaos_s = 60, heal_s = 180;
+  double chaos_s = 60, heal_s = 180, heartbeat_s = 5;
   bool verbose = false;
   app.add_option("--nodes", options.nodes, "nodes: HQ and N-1 centres (7 uses the quickstart's centres)")
       ->check(CLI::Range(2, 2000))
@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
   app.add_option("--ops", options.operations, "operations at random centres during the chaos")->capture_default_str();
   app.add_option("--chaos-s", chaos_s, "simulated seconds of operations and faults")->capture_default_str();
   app.add_option("--heal-s", heal_s, "simulated seconds allowed to converge after healing")->capture_default_str();
+  app.add_option("--heartbeat-s", heartbeat_s, "simulated seconds between a node's heartbeats")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--sync-ms", options.sync_interval_ms, "the anti-entropy interval")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--degree", options.degree, "links per node (a ring plus random chords); 0 = full mesh")
       ->capture_default_str();
   app.add_option("--faults", faults, "what goes wrong (see below)")->capture_default_str();
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
   if (options.degree == 0 && options.nodes > 12) options.degree = 6;  // a full mesh of hundreds is not the point
   options.chaos_ms = static_cast<std::int64_t>(chaos_s * 1000);
   options.heal_deadline_ms = static_cast<std::int64_t>(heal_s * 1000);
+  options.heartbeat_interval_ms = static_cast<std::int64_t>(heartbeat_s * 1000);
   spdlog::set_level(verbose ? spdlog::level::info : spdlog::level::off);
   if (!sodium_ready()) {
     std::fprintf(stderr, "placemesh-sim: libsodium failed to initialise\n");

@@ -520,6 +520,11 @@ bool World::converged() {
     for (const auto& node : nodes_)
       if (node->replica->ledger().counter_total(key) != expected) return false;
   }
+  // The whole board too: each centre's as-of time (its heartbeats, relayed
+  // on partial meshes) is the same everywhere.
+  const Board board = nodes_[0]->replica->board();
+  for (const auto& node : nodes_)
+    if (node->replica->board() != board) return false;
   return true;
 }
 
@@ -662,8 +667,11 @@ Report run(const Options& options) {
   std::filesystem::remove_all(options.dir, ignored);
   std::ostringstream replay;
   replay << "placemesh-sim --nodes " << options.nodes << " --seed " << options.seed << " --ops "
-         << options.operations << " --chaos-s " << options.chaos_ms / 1000 << " --degree " << options.degree
-         << " --faults '" << describe(options.faults) << "'";
+         << options.operations << " --chaos-s " << static_cast<double>(options.chaos_ms) / 1000 << " --heal-s "
+         << static_cast<double>(options.heal_deadline_ms) / 1000 << " --heartbeat-s "
+         << static_cast<double>(options.heartbeat_interval_ms) / 1000
+         << " --sync-ms " << options.sync_interval_ms << " --degree " << options.degree << " --faults '"
+         << describe(options.faults) << "'";
   report.replay = replay.str();
   return report;
 }
