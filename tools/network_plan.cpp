@@ -134,6 +134,17 @@ Result<WrittenNetwork> write_network(const NetworkPlan& plan, const std::filesys
                                    {"tokens", written.tokens},
                                    {"nodes", manifest_nodes}};
   if (auto status = write_text(dir / "network.json", manifest.dump(2) + "\n", true); !status) return status.error();
+  // The same for shell scripts (deploy/demo.sh): `. network.env`.
+  std::ostringstream env;
+  env << "# Written with network.json by placemeshctl quickstart: source it from a shell. Keep it private.\n"
+      << "PLACEMESH_NODES=\"";
+  for (std::size_t i = 0; i < plan.nodes.size(); ++i) env << (i ? " " : "") << plan.nodes[i].name;
+  env << "\"\n";
+  for (const auto& [name, node] : written.nodes)
+    env << "PLACEMESH_API_" << name << "=http://" << node.host << ":" << node.api_port << "\nPLACEMESH_CONFIG_" << name
+        << "=" << node.config.string() << "\nPLACEMESH_DATA_" << name << "=" << node.data_dir.string() << "\n";
+  for (const auto& [name, token] : written.tokens) env << "PLACEMESH_TOKEN_" << name << "=" << token << "\n";
+  if (auto status = write_text(dir / "network.env", env.str(), true); !status) return status.error();
   return written;
 }
 

@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <unistd.h>
+#include <thread>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -404,7 +406,8 @@ int quickstart(const std::string& out, int base_port) {
   const auto& network = written.value();
   std::printf("wrote a network of %zu nodes into %s:\n", network.nodes.size(), network.dir.c_str());
   std::printf("  keys/ (mode 0600), roster.toml (signed by keys/admin.key), tokens.toml, one config per node,\n"
-              "  network.json (nodes, URLs and tokens: mode 0600, keep it private)\n\nstart every node:\n");
+              "  network.json and network.env (nodes, URLs and tokens: mode 0600, keep them private)\n\n"
+              "start every node (or run ./deploy/demo.sh, which does all of this):\n");
   for (const auto& [name, node] : network.nodes)
     std::printf("  placemeshd --config %s &\n", node.config.c_str());
   const auto& hq = network.nodes.at("HQ");
@@ -430,6 +433,7 @@ int main(int argc, char** argv) {
       "  placemeshctl status\n"
       "  placemeshctl peers                       # links, last contact, how far each peer is behind\n"
       "  placemeshctl board                       # the board as a table; --json for scripts\n"
+      "  placemeshctl board --watch               # redrawn every second until Ctrl-C\n"
       "  placemeshctl admit CIM/men -n 2          # record two admissions\n"
       "  placemeshctl release CIM/men --reason removed\n"
       "  placemeshctl block CIM/men -n 4 --reason maintenance\n"
@@ -446,6 +450,7 @@ int main(int argc, char** argv) {
   app.add_option("--api", options.api, "the node's API URL")->envname("PLACEMESH_API")->capture_default_str();
   app.add_option("--token", options.token, "bearer token")->envname("PLACEMESH_TOKEN");
   app.add_flag("--json", options.json_output, "print the node's JSON instead of tables");
+  app.fallthrough();  // global options also after the command: placemeshctl board --json
   app.add_option("--timeout-ms", options.timeout_ms, "give up on the node after this long")
       ->check(CLI::Range(1, 600'000))
       ->capture_default_str();
@@ -457,7 +462,28 @@ int main(int argc, char** argv) {
   auto* peers = app.add_subcommand("peers", "the node's links: state, last contact, traffic, how far each peer is behind");
   peers->callback([&] { rc = call(options, "GET", "/v1/status", "", print_peers); });
   auto* board = app.add_subcommand("board", "free places of every centre and pool, with as-of times");
-  board->callback([&] { rc = call(options, "GET", "/v1/board", "", print_board); });
+  static bool watch = false;
+  static double every_s = 1;
+  board->add_flag("-w,--watch", watch, "redraw every --every seconds until Ctrl-C (the node unreachable: says so, retries)");
+  board->add_option("--every", every_s, "seconds between redraws with --watch")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  board->footer("Examples:\n  placemeshctl board\n  placemeshctl board --watch --every 2\n  placemeshctl board --json");
+  board->callback([&] {
+    if (!watch) {
+      rc = call(options, "GET", "/v1/board", "", print_board);
+      return;
+    }
+    const bool terminal = ::isatty(STDOUT_FILENO) != 0;
+    for (;;) {
+      if (terminal) std::printf("\033[H\033[2J");  // home, clear
+      rc = call(options, "GET", "/v1/board", "", print_board);
+      if (rc == exit_refused || rc == exit_usage) return;  // a bad token or URL will not get better
+      if (!terminal) std::printf("\n");
+      std::fflush(stdout);
+      std::this_thread::sleep_for(std::chrono::duration<double>(every_s));
+    }
+  });
 
   struct OperationArgs {
     std::string pool, reason, op_id;
