@@ -107,6 +107,18 @@ if [ "$load" = 1 ]; then
   for node in $PLACEMESH_NODES; do [ "$node" != HQ ] && centres+=("$node"); done
   (
     set +e  # a refused release (nothing to release) or a busy node must not end the load
+    # Morning census: an empty pool starts about 80 % full, as the centres usually are.
+    for centre in "${centres[@]}"; do
+      api_var=PLACEMESH_API_$centre
+      token_var=PLACEMESH_TOKEN_$(echo "$centre" | tr '[:upper:]' '[:lower:]')
+      "$placemeshctl" --api "${!api_var}" --token "${!token_var}" --json board 2>/dev/null |
+        grep -o "\"design\":[0-9]*,\"id\":\"$centre/[^\"]*\",\"occupied\":0" |
+        while IFS='"' read -r _ _ design _ _ pool _; do
+          design=${design#:}; design=${design%,}
+          "$placemeshctl" --api "${!api_var}" --token "${!token_var}" admit "$pool" -n $((design * 8 / 10)) \
+            >>"$dir/logs/load.log" 2>&1
+        done
+    done
     start=$(date +%s)
     while :; do
       centre=${centres[$((RANDOM % ${#centres[@]}))]}

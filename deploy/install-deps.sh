@@ -18,8 +18,11 @@
 #   iproute2 nftables             the network-namespace test: ip netns, partitions
 #                                 and loss as nft rules inside the namespaces
 #
+# With --tests, also what tests/run.sh needs beyond the build:
+#   chromium nodejs npm           the dashboard's browser test (tests/browser, playwright-core from npm)
 # With --bench, also what tools/placemesh-bench compares against:
 #   redis-server                  Redis with appendfsync always (BENCHMARKS.md)
+#   wrk                           HTTP load for the board and event benchmarks
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto libcapnp-dev liblmdb-dev
@@ -28,8 +31,14 @@ packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto li
           iproute2 nftables)
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(redis-server) ;;
-    *) echo "install-deps: unknown option $arg (known: --bench)" >&2; exit 2 ;;
+    --tests)
+      packages+=(chromium)
+      # A node and npm already there (from NodeSource, say) are kept: Debian's
+      # npm package would fight them.
+      command -v node >/dev/null || packages+=(nodejs)
+      command -v npm >/dev/null || packages+=(npm) ;;
+    --bench) packages+=(redis-server wrk) ;;
+    *) echo "install-deps: unknown option $arg (known: --tests, --bench)" >&2; exit 2 ;;
   esac
 done
 

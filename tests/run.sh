@@ -29,7 +29,14 @@ if [ "${CI:-}" = "true" ] && [ "$sanitize" = 0 ]; then
   exit 2
 fi
 
-"$root/deploy/install-deps.sh"
+"$root/deploy/install-deps.sh" --tests
+# playwright-core for the browser test, exactly as locked (npm registry).
+if [ ! -f "$root/tests/browser/node_modules/.package-lock.json" ] ||
+   ! cmp -s "$root/tests/browser/package-lock.json" "$root/tests/browser/node_modules/.placemesh-lock"; then
+  echo "==> npm ci in tests/browser"
+  (cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error &&
+   cp package-lock.json node_modules/.placemesh-lock)
+fi
 
 jobs=${JOBS:-$(nproc)}
 build=${BUILD_DIR:-$root/build}
