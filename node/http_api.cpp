@@ -24,8 +24,7 @@ using Request = restinio::request_handle_t;
 constexpr std::size_t connections_max = 1'024;
 // Live-update streams (GET /v1/events) open at once; each is a connection.
 constexpr std::size_t event_streams_max = 512;
-constexpr auto events_poll = std::chrono::milliseconds(50);
-constexpr std::int64_t events_keepalive_ms = 15'000;
+constexpr auto events_keepalive = std::chrono::seconds(15);
 // RESTinio drops a connection whose body passes this (no answer possible);
 // up to it, a body over body_bytes_max gets a 413 with a JSON error.
 constexpr std::size_t hard_body_bytes_factor = 4;
@@ -89,9 +88,9 @@ struct HttpApi::Impl {
   };
   std::vector<std::shared_ptr<EventStream>> streams;
   std::unique_ptr<asio::steady_timer> events_timer;
-  bool watching = false;  // the change watch runs while streams are open
+  bool broadcast_posted = false;  // one broadcast per burst of changes
   std::uint64_t streamed_changes = 0;
-  std::int64_t streamed_at_ms = 0;
+  bool keepalive_running = false;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // false once closed: late callbacks do nothing
 
   void reply(const Request& request, restinio::http_status_line_t status, std::string body,
@@ -221,8 +220,9 @@ struct HttpApi::Impl {
   }
 
   // GET /v1/events: server-sent events, `event: board` with the whole board
-  // (as GET /v1/board) at once and after every change, at most one per
-  // events_poll; a comment line every 15 s keeps proxies from closing it.
+  // (as GET /v1/board) at once and after every change (one event for the
+  // changes of one turn of the io loop); a comment line every 15 s keeps
+  // proxies from closing it.
   void open_stream(const Request& request) {
     if (streams.size() >= event_streams_max)
       return fail(request, make_error(Code::busy, std::to_string(streams.size()) + " event streams are open"));
@@ -234,13 +234,31 @@ struct HttpApi::Impl {
     auto stream = std::make_shared<EventStream>(EventStream{std::move(response)});
     streams.push_back(stream);
     send(stream, "retry: 2000\n\n" + board_event());
-    if (!watching) {
-      if (!events_timer) events_timer = std::make_unique<asio::steady_timer>(io);
-      watching = true;
+    if (!replica.on_changed) {
       streamed_changes = replica.changes();
-      streamed_at_ms = replica.now_ms();
-      watch_changes();
+      replica.on_changed = [this] { changed(); };
     }
+    if (!keepalive_running) {
+      if (!events_timer) events_timer = std::make_unique<asio::steady_timer>(io);
+      keepalive_running = true;
+      keepalive();
+    }
+  }
+
+  // After a change: one broadcast once the io loop is done with the current
+  // handler (a delta of many records is one event).
+  void changed() {
+    if (broadcast_posted || streams.empty()) return;
+    broadcast_posted = true;
+    asio::post(io, [this, alive_flag = alive] {
+      if (!*alive_flag) return;
+      broadcast_posted = false;
+      if (replica.changes() == streamed_changes) return;
+      streamed_changes = replica.changes();
+      const std::string event = board_event();
+      auto open = streams;  // send() may drop a stream
+      for (const auto& stream : open) send(stream, event);
+    });
   }
 
   [[nodiscard]] std::string board_event() const { return "event: board\ndata: " + board_json(replica) + "\n\n"; }
@@ -266,27 +284,17 @@ struct HttpApi::Impl {
     });
   }
 
-  void watch_changes() {
-    events_timer->expires_after(events_poll);
+  void keepalive() {
+    events_timer->expires_after(events_keepalive);
     events_timer->async_wait([this, alive_flag = alive](std::error_code ec) {
       if (ec || !*alive_flag) return;
       if (streams.empty()) {
-        watching = false;
+        keepalive_running = false;
         return;
       }
-      const std::int64_t now = replica.now_ms();
-      if (replica.changes() != streamed_changes) {
-        streamed_changes = replica.changes();
-        streamed_at_ms = now;
-        const std::string event = board_event();
-        auto open = streams;  // send() may drop a stream
-        for (const auto& stream : open) send(stream, event);
-      } else if (now - streamed_at_ms >= events_keepalive_ms) {
-        streamed_at_ms = now;
-        auto open = streams;
-        for (const auto& stream : open) send(stream, ": keepalive\n\n");
-      }
-      watch_changes();
+      auto open = streams;
+      for (const auto& stream : open) send(stream, ": keepalive\n\n");
+      keepalive();
     });
   }
 
@@ -391,7 +399,7 @@ struct HttpApi::Impl {
 Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Config& config, Replica& replica,
                                                  const Tokens& tokens, std::int64_t started_ms, Mesh* mesh) {
   auto impl = std::make_unique<Impl>(
-      Impl{io, replica, tokens, config.body_bytes_max, started_ms, mesh, config, nullptr, 0, 0, {}, {}, {}, false, 0, 0,
+      Impl{io, replica, tokens, config.body_bytes_max, started_ms, mesh, config, nullptr, 0, 0, {}, {}, {}, false, 0, false,
            std::make_shared<bool>(true)});
   Impl* self = impl.get();
   restinio::server_settings_t<ApiTraits> settings;
@@ -427,6 +435,7 @@ HttpApi::~HttpApi() { close(); }
 void HttpApi::close() {
   if (impl_) {
     *impl_->alive = false;
+    impl_->replica.on_changed = nullptr;
     if (impl_->events_timer) impl_->events_timer->cancel();
     impl_->streams.clear();
   }

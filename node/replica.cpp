@@ -257,7 +257,7 @@ void Replica::execute(OperationRequest request, Done done) {
     auto applied = ledger_.apply_local(record);
     PM_ASSERT(applied.ok(), applied.ok() ? "" : applied.error().message());
   }
-  ++changes_;
+  changed();
   Batch batch;
   batch.records = std::move(records).value();
   batch.knowledge.emplace_back(writer_.origin(), ledger_.digest().at(writer_.origin()));
@@ -329,7 +329,7 @@ void Replica::reload() {
     return;
   }
   ledger_ = std::move(loaded.value().ledger);
-  ++changes_;
+  changed();
   writer_ = Writer(store_->origin(), loaded.value().last_seq, loaded.value().last_hlc);
   durable_seq_ = writer_.last_seq();
   failed_.reset();
@@ -351,7 +351,7 @@ void Replica::heartbeat() {
   sign_record(record, key_);
   auto applied = ledger_.apply_local(record);
   PM_ASSERT(applied.ok());
-  ++changes_;
+  changed();
   Batch batch;
   batch.records.push_back(record);
   batch.knowledge.emplace_back(writer_.origin(), ledger_.digest().at(writer_.origin()));
@@ -430,7 +430,7 @@ Received Replica::receive_records(const std::vector<Record>& records) {
     last_heard_[record.origin.key] = clock_();
     if (applied.value() == Applied::added) received.added.push_back(record);
   }
-  if (!received.added.empty()) ++changes_;
+  if (!received.added.empty()) changed();
   persist_received(received.added);
   return received;
 }
@@ -469,7 +469,7 @@ Received Replica::receive_delta(const Delta& delta) {
   }
   const Digest before = ledger_.digest();
   const DeltaStats stats = ledger_.apply_delta(accepted);
-  if (stats.added > 0) ++changes_;
+  if (stats.added > 0) changed();
   if (stats.first_rejection) {
     if (stats.first_rejection->code == Code::equivocation) {
       ++equivocations_;

@@ -102,6 +102,8 @@ class Replica final : public GossipHost {
   [[nodiscard]] const Ledger& ledger() const { return ledger_; }
   // Grows whenever the merged state changes (live updates compare it).
   [[nodiscard]] std::uint64_t changes() const { return changes_; }
+  // Called (on the io thread) after each change; the API's live updates.
+  std::function<void()> on_changed;
   // When this node last heard from each node key (its own: now).
   [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
   [[nodiscard]] ReplicaStatus status() const;
@@ -170,6 +172,10 @@ class Replica final : public GossipHost {
   std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0, equivocations_ = 0;
   std::uint64_t durable_seq_ = 0;  // the highest own seq known to be committed
   std::uint64_t changes_ = 0;
+  void changed() {
+    ++changes_;
+    if (on_changed) on_changed();
+  }
   std::map<PublicKey, std::int64_t> last_heard_;  // when a record of each node key last arrived
 };
 

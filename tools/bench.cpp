@@ -206,8 +206,8 @@ int main(int argc, char** argv) {
   std::string only;
   app.add_option("--only", only,
                  "run one part: node (the durable node), crypto (links and signatures) or mesh (propagation, "
-                 "idle traffic and catch-up of the seven-node network)")
-      ->check(CLI::IsMember({"node", "crypto", "mesh"}));
+                 "idle traffic and catch-up of the seven-node network) or board (requests/s and event streams at HQ)")
+      ->check(CLI::IsMember({"node", "crypto", "mesh", "board"}));
   int delay_ms = 20, catchup_ops = 100'000;
   app.add_option("--delay-ms", delay_ms, "mesh: delay added on every link for the second propagation run")
       ->capture_default_str();
@@ -217,13 +217,14 @@ int main(int argc, char** argv) {
     tools::run_crypto_bench(rounds, 0.3);
     return 0;
   }
-  if (only == "mesh") {
+  if (only == "mesh" || only == "board") {
     std::error_code ignored;
     std::filesystem::remove_all(dir, ignored);
     std::filesystem::create_directories(dir);
     dir = std::filesystem::absolute(dir);
     print_machine(dir);
-    tools::run_mesh_bench({dir, samples, delay_ms, catchup_ops, 8});
+    if (only == "mesh") tools::run_mesh_bench({dir, samples, delay_ms, catchup_ops, 8});
+    else tools::run_board_bench({dir, samples, delay_ms, catchup_ops, 8});
     return 0;
   }
 
@@ -358,6 +359,8 @@ int main(int argc, char** argv) {
     tools::run_crypto_bench(rounds, 0.3);
     std::printf("\n");
     tools::run_mesh_bench({dir / "mesh", samples, delay_ms, catchup_ops, 8});
+    std::printf("\n");
+    tools::run_board_bench({dir / "board", samples, delay_ms, catchup_ops, 8});
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "net/record_codec.hpp"
 #include "node/store.hpp"
+#include "tests/support/event_stream.hpp"
 #include "tools/bench_common.hpp"
 #include "tools/fault_proxy.hpp"
 #include "tools/local_network.hpp"
@@ -288,6 +289,114 @@ void run_mesh_bench(const MeshBenchOptions& options) {
     std::printf("\ngoal: p99 ≤ D + 2 × commit = %.0f µs — %s\n", goal_us,
                 percentile(delayed.visible_us, 0.99) <= goal_us ? "met" : "NOT met");
   }
+}
+
+namespace {
+
+// wrk's Requests/sec for one path.
+double wrk_rate(std::uint16_t port, const std::string& path, const std::string& token, int seconds) {
+  const std::string command = "wrk -t2 -c32 -d" + std::to_string(seconds) + "s" +
+                              (token.empty() ? "" : " -H 'Authorization: Bearer " + token + "'") +
+                              " http://127.0.0.1:" + std::to_string(port) + path + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) die("cannot run wrk");
+  std::string output;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  if (::pclose(pipe) != 0 || output.find("Requests/sec:") == std::string::npos)
+    die("wrk failed (./deploy/install-deps.sh --bench installs it):\n" + output);
+  if (output.find("Non-2xx") != std::string::npos) die("wrk saw errors:\n" + output);
+  return std::strtod(output.c_str() + output.find("Requests/sec:") + 13, nullptr);
+}
+
+std::vector<double> board_latency(const Mesh7& mesh, int samples) {
+  RawHttpClient http(mesh.port("HQ"), mesh.token("viewer"));
+  std::vector<double> latency;
+  for (int i = 0; i < samples; ++i) {
+    const auto start = Clock::now();
+    if (http.get("/v1/board") != 200) die("GET /v1/board failed at HQ");
+    latency.push_back(micros(Clock::now() - start));
+  }
+  return latency;
+}
+
+}  // namespace
+
+void run_board_bench(const MeshBenchOptions& options) {
+  std::printf("## The board at HQ (linked to six centres, loopback)\n\n");
+  Mesh7 mesh(options.dir / "board", false);
+  constexpr int rounds = 3, seconds = 4;
+  std::vector<double> board_rates, health_rates;
+  for (int round = 0; round < rounds; ++round) {  // alternating, so noise falls on both
+    health_rates.push_back(wrk_rate(mesh.port("HQ"), "/healthz", "", seconds));
+    board_rates.push_back(wrk_rate(mesh.port("HQ"), "/v1/board", mesh.token("viewer"), seconds));
+  }
+  std::printf("### Requests/s (wrk -t2 -c32, %d s, median of %d alternating rounds)\n\n", seconds, rounds);
+  std::printf("| request | requests/s |\n|---|---:|\n| GET /healthz (the server's floor) | %.0f |\n"
+              "| GET /v1/board (token checked, board derived and encoded) | %.0f |\n\nboard / healthz = %.2f\n\n",
+              median(health_rates), median(board_rates), median(board_rates) / median(health_rates));
+
+  const auto quiet = board_latency(mesh, options.samples);
+  std::vector<std::unique_ptr<test::EventStream>> streams;
+  for (int i = 0; i < 200; ++i) {
+    streams.push_back(std::make_unique<test::EventStream>(mesh.port("HQ"), mesh.token("viewer")));
+    if (!streams.back()->connected() || !streams.back()->next_board(std::chrono::seconds(10))) die("an event stream failed");
+  }
+  const auto busy = board_latency(mesh, options.samples);
+
+  // Fan-out: an admission at CIM until all 200 streams at HQ carry it.
+  std::vector<double> fanout_us, first_us;
+  RawHttpClient writer(mesh.port("CIM"), mesh.token("cim"));
+  std::int64_t expected = -1;
+  {
+    RawHttpClient reader(mesh.port("CIM"), mesh.token("viewer"));
+    if (reader.get("/v1/board") != 200) die("GET /v1/board failed at CIM");
+    expected = occupied_in(reader.body(), "CIM/men");
+  }
+  for (int i = 0; i < 30; ++i) {
+    ++expected;
+    const auto start = Clock::now();
+    if (writer.post("/v1/pools/CIM/men/admit", "{\"count\":1,\"op_id\":\"fanout-" + std::to_string(i) + "\"}") != 200)
+      die("an admission at CIM failed");
+    const auto acknowledged = Clock::now();
+    std::vector<bool> done(streams.size(), false);
+    std::size_t left = streams.size();
+    Clock::time_point first{}, last{};
+    while (left > 0) {
+      if (Clock::now() - acknowledged > std::chrono::seconds(10)) die("a stream missed a change for 10 s");
+      std::vector<pollfd> fds;
+      std::vector<std::size_t> which;
+      for (std::size_t s = 0; s < streams.size(); ++s)
+        if (!done[s]) {
+          fds.push_back(pollfd{streams[s]->fd(), POLLIN, 0});
+          which.push_back(s);
+        }
+      if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+      for (std::size_t f = 0; f < fds.size(); ++f) {
+        if ((fds[f].revents & POLLIN) == 0) continue;
+        auto& stream = *streams[which[f]];
+        while (auto board = stream.next_board_now())
+          if (test::occupied_in(*board, "CIM/men") >= expected && !done[which[f]]) {
+            done[which[f]] = true;
+            --left;
+            last = Clock::now();
+            if (first == Clock::time_point{}) first = last;
+          }
+      }
+    }
+    (void)start;
+    first_us.push_back(micros(first - acknowledged));
+    fanout_us.push_back(micros(last - acknowledged));
+  }
+  std::printf("### Event streams (µs)\n\n| measure | p50 | p99 |\n|---|---:|---:|\n");
+  std::printf("| GET /v1/board at HQ, no stream open (%d samples) | %.0f | %.0f |\n", options.samples,
+              percentile(quiet, 0.5), percentile(quiet, 0.99));
+  std::printf("| GET /v1/board at HQ, 200 streams open | %.0f | %.0f |\n", percentile(busy, 0.5),
+              percentile(busy, 0.99));
+  std::printf("| admission acknowledged at CIM → first of 200 streams at HQ has it (30 changes) | %.0f | %.0f |\n",
+              percentile(first_us, 0.5), percentile(first_us, 0.99));
+  std::printf("| admission acknowledged at CIM → all 200 streams at HQ have it | %.0f | %.0f |\n\n",
+              percentile(fanout_us, 0.5), percentile(fanout_us, 0.99));
 }
 
 }  // namespace placemesh::tools

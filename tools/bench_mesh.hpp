@@ -23,4 +23,10 @@ struct MeshBenchOptions {
 
 void run_mesh_bench(const MeshBenchOptions& options);
 
+// placemesh-bench --only board: HQ linked to six centres. Board requests/s
+// (wrk, side by side with /healthz, the same server's floor), GET /v1/board
+// latency with no event streams and with 200 open, and the fan-out delay of
+// a change at CIM to 200 streams at HQ.
+void run_board_bench(const MeshBenchOptions& options);
+
 }  // namespace placemesh::tools

@@ -34,6 +34,9 @@ class EventStream {
   EventStream& operator=(const EventStream&) = delete;
 
   [[nodiscard]] bool connected() const { return connected_; }
+  [[nodiscard]] int fd() const { return fd_; }
+  // What is readable now, without waiting (for callers that poll many).
+  std::optional<nlohmann::json> next_board_now() { return next_board(std::chrono::milliseconds(0)); }
   [[nodiscard]] const std::string& head() const { return head_; }
 
   // The next `event: board` (its data parsed), or nullopt at the deadline or
@@ -43,9 +46,8 @@ class EventStream {
     for (;;) {
       if (auto board = take_board()) return board;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
       pollfd ready{fd_, POLLIN, 0};
-      if (::poll(&ready, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+      if (::poll(&ready, 1, static_cast<int>(std::max<std::int64_t>(0, left.count()))) <= 0) return std::nullopt;
       char chunk[16384];
       const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
       if (n <= 0) return std::nullopt;
