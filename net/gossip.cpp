@@ -114,17 +114,40 @@ void Gossip::schedule_redial(Peer& peer) {
 }
 
 void Gossip::refused(const Received& received, const PublicKey& from) {
+  if (auto found = peers_.find(from); found != peers_.end()) found->second.refused += received.refused.size();
   if (!on_refused) return;
   for (const auto& error : received.refused) on_refused(std::string(code_name(error.code)), from);
 }
 
+namespace {
+
+// How many seqs of an origin we know (through and the cloud above it) that
+// the peer does not.
+std::uint64_t missing(const OriginKnowledge& ours, const OriginKnowledge* theirs) {
+  const std::uint64_t low = theirs != nullptr ? theirs->through : 0;
+  std::uint64_t count = 0;
+  if (ours.through > low) {
+    count = ours.through - low;
+    if (theirs != nullptr)
+      for (const auto seq : theirs->cloud)
+        if (seq > low && seq <= ours.through) --count;
+  }
+  for (const auto seq : ours.cloud)
+    if (theirs == nullptr || (seq > theirs->through && !theirs->cloud.contains(seq))) ++count;
+  return count;
+}
+
+const OriginKnowledge* find(const Digest& digest, const Origin& origin) {
+  auto found = digest.find(origin);
+  return found == digest.end() ? nullptr : &found->second;
+}
+
+}  // namespace
+
 void Gossip::note_digest(Peer& peer, const Digest& digest) {
   const std::int64_t now = clock_();
-  for (const auto& [origin, ours] : host_.digest()) {
-    const auto theirs = digest.find(origin);
-    const bool level = theirs != digest.end() && theirs->second.through >= ours.through;
-    if (level || !peer.level_ms.contains(origin)) peer.level_ms[origin] = now;
-  }
+  for (const auto& [origin, ours] : host_.digest())
+    if (missing(ours, find(digest, origin)) == 0 || !peer.level_ms.contains(origin)) peer.level_ms[origin] = now;
   peer.last_digest = digest;
 }
 
@@ -135,11 +158,10 @@ std::map<Origin, OriginLag> Gossip::lag(const PublicKey& key) const {
   const Peer& peer = found->second;
   const std::int64_t now = clock_();
   for (const auto& [origin, ours] : host_.digest()) {
-    const auto theirs = peer.last_digest.find(origin);
-    const std::uint64_t their_through = theirs == peer.last_digest.end() ? 0 : theirs->second.through;
-    if (ours.through <= their_through) continue;
+    const std::uint64_t seqs = missing(ours, find(peer.last_digest, origin));
+    if (seqs == 0) continue;
     const auto level = peer.level_ms.find(origin);
-    lag[origin] = OriginLag{ours.through - their_through, level == peer.level_ms.end() ? 0 : now - level->second};
+    lag[origin] = OriginLag{seqs, level == peer.level_ms.end() ? 0 : now - level->second};
   }
   return lag;
 }
@@ -154,6 +176,7 @@ void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) 
   peer.last_contact_ms = clock_();
   auto decoded = decode_link_message(bytes);
   if (!decoded) {
+    ++peer.refused;
     if (on_refused) on_refused("garbled_message", key);
     return transport_.close(key, "a message that does not decode");
   }

@@ -82,7 +82,7 @@ struct GossipSettings {
 };
 
 struct OriginLag {
-  std::uint64_t seqs = 0;  // how many seqs the peer lacks
+  std::uint64_t seqs = 0;  // how many seqs we know (through and cloud) that the peer does not
   std::int64_t ms = 0;     // how old its knowledge is: since its last digest that was level with ours
 };
 
@@ -94,6 +94,7 @@ struct GossipPeer {
   std::uint64_t records_sent = 0, records_received = 0, records_added = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   std::uint64_t full_resyncs = 0;
+  std::uint64_t refused = 0;  // records and messages from this peer that were refused
   std::uint64_t links = 0;  // how many times a link came up
   std::int64_t redial_delay_ms = 0;  // the next backoff before jitter
 };

@@ -109,6 +109,7 @@ std::string status_json(const Replica& replica, std::int64_t started_ms, const s
                        {"bytes_sent", gossip.bytes_sent},
                        {"bytes_received", gossip.bytes_received},
                        {"full_resyncs", gossip.full_resyncs},
+                       {"refused", gossip.refused},
                        {"behind_seqs", behind_seqs},
                        {"behind_ms", behind_ms}});
     }

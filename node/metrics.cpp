@@ -145,6 +145,9 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
         {"placemesh_peer_full_resyncs_total", "counter",
          "Answers to a digest of the peer that knew nothing of an origin we hold (a new or wiped node).",
          &GossipPeer::full_resyncs},
+        {"placemesh_peer_refused_total", "counter",
+         "Records and messages from the peer that were refused (reasons in placemesh_rejections_total).",
+         &GossipPeer::refused},
     };
     out.family("placemesh_peer_up", "gauge", "1 when the link to the peer is up.");
     for (const auto& peer : mesh->peers)

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <map>
 #include <unistd.h>
 #include <thread>
 #include <ctime>
@@ -121,8 +122,8 @@ void print_peers(const json& status) {
     std::printf("this node has no links (no mesh)\n");
     return;
   }
-  std::printf("%-6s %-11s %-22s %-12s %9s %9s %7s  %s\n", "PEER", "LINK", "REMOTE", "LAST CONTACT", "RECS SENT",
-              "RECS RECV", "RESYNCS", "BEHIND US (by origin: seqs, age of its knowledge)");
+  std::printf("%-6s %-11s %-22s %-12s %9s %9s %7s %7s  %s\n", "PEER", "LINK", "REMOTE", "LAST CONTACT", "RECS SENT",
+              "RECS RECV", "RESYNCS", "REFUSED", "BEHIND US (by origin: seqs, age of its knowledge)");
   for (const auto& peer : status.at("peers")) {
     const auto& contact = peer.at("last_contact_ms");
     std::string behind;
@@ -131,11 +132,12 @@ void print_peers(const json& status) {
       behind += (behind.empty() ? "" : ", ") + name + " " + std::to_string(seqs.get<unsigned long long>()) + " (" +
                 std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + " s)";
     }
-    std::printf("%-6s %-11s %-22s %-12s %9llu %9llu %7llu  %s\n", peer.at("name").get<std::string>().c_str(),
+    std::printf("%-6s %-11s %-22s %-12s %9llu %9llu %7llu %7llu  %s\n", peer.at("name").get<std::string>().c_str(),
                 peer.at("state").get<std::string>().c_str(), peer.at("remote").get<std::string>().c_str(),
                 contact.is_null() ? "never" : clock_time(contact.get<std::int64_t>()).substr(11).c_str(),
                 peer.at("records_sent").get<unsigned long long>(), peer.at("records_received").get<unsigned long long>(),
-                peer.at("full_resyncs").get<unsigned long long>(), behind.empty() ? "-" : behind.c_str());
+                peer.at("full_resyncs").get<unsigned long long>(), peer.at("refused").get<unsigned long long>(),
+                behind.empty() ? "-" : behind.c_str());
   }
   std::string refused;
   for (const auto& [reason, count] : status.at("rejections").items())
@@ -461,6 +463,17 @@ int main(int argc, char** argv) {
   status->callback([&] { rc = call(options, "GET", "/v1/status", "", print_status); });
   auto* peers = app.add_subcommand("peers", "the node's links: state, last contact, traffic, how far each peer is behind");
   peers->callback([&] { rc = call(options, "GET", "/v1/status", "", print_peers); });
+  auto* whoami = app.add_subcommand("whoami", "which token this is (name, role, centre) and which node answers");
+  whoami->callback([&] {
+    rc = call(options, "GET", "/v1/session", "", [](const json& session) {
+      std::printf("token %s, role %s%s, at node %s (%s)\n", session.at("token").get<std::string>().c_str(),
+                  session.at("role").get<std::string>().c_str(),
+                  session.at("centre").get<std::string>().empty()
+                      ? ""
+                      : (" for centre " + session.at("centre").get<std::string>()).c_str(),
+                  session.at("node").get<std::string>().c_str(), session.at("node_role").get<std::string>().c_str());
+    });
+  });
   auto* board = app.add_subcommand("board", "free places of every centre and pool, with as-of times");
   static bool watch = false;
   static double every_s = 1;
@@ -605,6 +618,30 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   quickstart_command->callback([&] { rc = quickstart(quickstart_out, base_port); });
 
+  // Every command's --help ends with examples.
+  const std::map<std::string, std::string, std::less<>> examples = {
+      {"status", "placemeshctl status\n  placemeshctl --json status | jq .store"},
+      {"peers", "placemeshctl peers\n  placemeshctl --json peers | jq '.peers[] | {name, state, behind_seqs}'"},
+      {"admit", "placemeshctl admit CIM/men\n  placemeshctl admit CIM/men -n 3 --op-id intake-2026-11-23-07"},
+      {"release", "placemeshctl release CIM/men --reason removed\n  placemeshctl release CIM/men -n 2 --reason transferred"},
+      {"block", "placemeshctl block CIM/men -n 4 --reason maintenance"},
+      {"unblock", "placemeshctl unblock CIM/men -n 4 --reason maintenance"},
+      {"operational", "placemeshctl operational CIM/men 100"},
+      {"inspect", "placemeshctl inspect --data-dir /var/lib/placemesh/data\n  placemeshctl inspect --data-dir data/CIM --audit"},
+      {"verify", "placemeshctl verify --data-dir /var/lib/placemesh/data"},
+      {"keygen", "placemeshctl keygen --out keys/CIM.key"},
+      {"admin-keygen", "placemeshctl admin-keygen --out admin.key   # keep it offline"},
+      {"token", "placemeshctl token new --name cim-desk --role operator --centre CIM\n  placemeshctl token hash pm_..."},
+      {"roster", "placemeshctl roster sign --admin-key admin.key --in roster.toml --out roster.toml\n"
+                 "  placemeshctl roster verify --in roster.toml --admin-public-key HEX\n"
+                 "  placemeshctl roster show --in roster.toml\n"
+                 "  placemeshctl roster push --in roster.toml   # admin token"},
+      {"quickstart", "placemeshctl quickstart --out demo\n  placemeshctl quickstart --out demo --base-port 9400"},
+      {"whoami", "placemeshctl whoami"},
+  };
+  for (auto* command : app.get_subcommands({}))
+    if (auto found = examples.find(command->get_name()); found != examples.end() && command->get_footer().empty())
+      command->footer("Examples:\n  " + found->second);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
