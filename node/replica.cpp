@@ -444,8 +444,18 @@ Received Replica::receive_delta(const Delta& delta) {
   for (const auto& part : delta.origins) {
     // One refused record voids its origin's part: applying the rest would
     // claim knowledge up to `through` without it.
-    bool ok = part.origin != writer_.origin();
-    if (!ok) received.refused.push_back(make_error(Code::invalid_record, "a delta of this node's own origin"));
+    if (part.origin == writer_.origin()) {
+      // A peer that got our newest records before our digest answers with
+      // them: nothing new, and nothing wrong. Seqs above our last one are.
+      if (part.through > writer_.last_seq()) {
+        spdlog::error("ALARM a peer holds our own records up to seq {} above our last seq {}: was this data "
+                      "directory restored from a backup? Move it aside to start as a new epoch",
+                      part.through, writer_.last_seq());
+        received.refused.push_back(make_error(Code::invalid_record, "a delta of this node's own origin"));
+      }
+      continue;
+    }
+    bool ok = true;
     for (const auto& record : part.records) {
       if (!ok) break;
       if (record.origin != part.origin) {

@@ -121,48 +121,56 @@ struct Propagation {
   std::vector<double> ack_us;      // the admission's own latency at the client
 };
 
-// One admission at a time, round robin over the centres; six pollers (one
-// per other node) watch for it.
+// One admission at a time, round robin over the centres. Each of the six
+// other nodes is watched through its event stream (GET /v1/events), which
+// carries the board as soon as the node has merged the record: no polling
+// load on the machine under test.
 Propagation measure_propagation(Mesh7& mesh, int samples) {
   Propagation result;
+  std::map<std::string, std::unique_ptr<test::EventStream>> streams;
   std::map<std::string, std::int64_t> occupied;
-  std::uint64_t op = 0;
+  for (const auto& name : mesh.names()) {
+    auto stream = std::make_unique<test::EventStream>(mesh.port(name), mesh.token("viewer"));
+    auto board = stream->connected() ? stream->next_board(std::chrono::seconds(10)) : std::nullopt;
+    if (!board) die("no event stream from " + name);
+    for (const auto& centre : (*board)["centres"])
+      for (const auto& pool : centre["pools"]) occupied[pool["id"]] = pool["occupied"].get<std::int64_t>();
+    streams[name] = std::move(stream);
+  }
   for (int i = 0; i < samples; ++i) {
     const std::string& centre = centres[static_cast<std::size_t>(i) % centres.size()];
     const std::string pool = mesh.pool(centre);
     const std::int64_t expected = ++occupied[pool];
-    std::vector<std::string> watchers;
-    for (const auto& name : mesh.names())
-      if (name != centre) watchers.push_back(name);
-    std::vector<Clock::time_point> seen(watchers.size());
-    std::atomic<int> ready{0};
-    std::atomic<bool> go{false};
-    std::vector<std::thread> pollers;
-    for (std::size_t w = 0; w < watchers.size(); ++w)
-      pollers.emplace_back([&, w] {
-        RawHttpClient http(mesh.port(watchers[w]), mesh.token("viewer"));
-        ++ready;
-        while (!go) std::this_thread::yield();
-        for (;;) {
-          if (http.get("/v1/board") != 200) die("GET /v1/board failed on " + watchers[w]);
-          if (occupied_in(http.body(), pool) >= expected) {
-            seen[w] = Clock::now();
-            return;
-          }
-        }
-      });
-    while (ready < static_cast<int>(watchers.size())) std::this_thread::yield();
     RawHttpClient writer(mesh.port(centre), mesh.token(lower(centre)));
-    go = true;
     const auto start = Clock::now();
-    if (writer.post("/v1/pools/" + pool + "/admit",
-                    "{\"count\":1,\"op_id\":\"prop-" + std::to_string(op++) + "-" + std::to_string(i) + "\"}") != 200)
+    if (writer.post("/v1/pools/" + pool + "/admit", "{\"count\":1,\"op_id\":\"prop-" + std::to_string(i) + "\"}") != 200)
       die("an admission at " + centre + " failed");
     const auto acknowledged = Clock::now();
-    for (auto& poller : pollers) poller.join();
-    const auto last = *std::max_element(seen.begin(), seen.end());
+    std::map<std::string, Clock::time_point> seen;
+    while (seen.size() < streams.size() - 1) {
+      if (Clock::now() - acknowledged > std::chrono::seconds(10)) die("a change did not reach every node in 10 s");
+      std::vector<pollfd> fds;
+      std::vector<std::string> names;
+      for (const auto& [name, stream] : streams)
+        if (name != centre && !seen.contains(name)) {
+          fds.push_back(pollfd{stream->fd(), POLLIN, 0});
+          names.push_back(name);
+        }
+      if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+      const auto now = Clock::now();
+      for (std::size_t f = 0; f < fds.size(); ++f) {
+        if ((fds[f].revents & POLLIN) == 0) continue;
+        while (auto board = streams[names[f]]->next_board_now())
+          if (test::occupied_in(*board, pool) >= expected && !seen.contains(names[f])) seen[names[f]] = now;
+      }
+    }
+    // The writing centre's own stream: drain it.
+    while (streams[centre]->next_board_now()) {
+    }
+    Clock::time_point last = acknowledged;
+    for (const auto& [name, when] : seen) last = std::max(last, when);
     result.ack_us.push_back(micros(acknowledged - start));
-    result.visible_us.push_back(last > acknowledged ? micros(last - acknowledged) : 0.0);
+    result.visible_us.push_back(micros(last - acknowledged));
   }
   return result;
 }
@@ -231,6 +239,23 @@ void run_mesh_bench(const MeshBenchOptions& options) {
     for (auto& client : clients) client.join();
     const double load_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
 
+    auto board_of = [&](const std::string& name) {
+      RawHttpClient http(mesh.port(name), mesh.token("viewer"));
+      if (http.get("/v1/board") != 200) die("GET /v1/board failed on " + name);
+      auto board = json::parse(http.body());
+      json pools = json::array();
+      for (const auto& centre : board["centres"])
+        for (const auto& pool : centre["pools"]) pools.push_back({pool["id"], pool["occupied"]});
+      return pools;
+    };
+    // HQ's board once the last admissions have reached it (unchanged over 200 ms).
+    json target = board_of("HQ");
+    for (int same = 0; same < 4;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      json now = board_of("HQ");
+      same = now == target ? same + 1 : 0;
+      target = std::move(now);
+    }
     // The state CIB lacks: every record HQ holds that CIB's store does not
     // (or holds an older seq of).
     std::size_t state_bytes = 0, state_records = 0;
@@ -251,20 +276,12 @@ void run_mesh_bench(const MeshBenchOptions& options) {
           ++state_records;
         }
     }
-    auto board_of = [&](const std::string& name) {
-      RawHttpClient http(mesh.port(name), mesh.token("viewer"));
-      if (http.get("/v1/board") != 200) die("GET /v1/board failed on " + name);
-      auto board = json::parse(http.body());
-      json pools = json::array();
-      for (const auto& centre : board["centres"])
-        for (const auto& pool : centre["pools"]) pools.push_back({pool["id"], pool["occupied"]});
-      return pools;
-    };
-    const json target = board_of("HQ");
     const auto restart = Clock::now();
     mesh.start("CIB");
     while (board_of("CIB") != target) {
-      if (Clock::now() - restart > std::chrono::minutes(2)) die("CIB did not catch up within 2 minutes");
+      if (Clock::now() - restart > std::chrono::minutes(2))
+        die("CIB did not catch up within 2 minutes: CIB shows " + board_of("CIB").dump() + ", HQ showed " +
+            target.dump());
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     const double catchup_ms = std::chrono::duration<double, std::milli>(Clock::now() - restart).count();

@@ -2,7 +2,7 @@
 // placemesh-bench --only mesh: the quickstart network (HQ and six centres) as
 // real processes on loopback (BENCHMARKS.md, "Replication"):
 //   propagation  an admission acknowledged at a centre until it is visible on
-//                all six other nodes (each polled by its own client), p50/p99,
+//                all six other nodes (each watched through its event stream), p50/p99,
 //                next to the store's commit time in the same run; again with
 //                a delay on every link (fault proxies)
 //   idle         gossip bytes per node per second with nothing happening

@@ -54,8 +54,9 @@ TEST_CASE("replication: every node converges on each centre's figures, also afte
   CHECK(hq.metric(R"(placemesh_peer_behind_seqs{origin="CIM",peer="CIB"})") >= 2.0);
   CHECK(hq.metric(R"(placemesh_peer_up{peer="CIB"})") == 0.0);
   CHECK(hq.metric(R"(placemesh_peer_up{peer="CIM"})") == 1.0);
-  // a2 and a3 had only the CIM–HQ link to travel (a1 may have come by way of CIB).
-  CHECK(hq.metric(R"(placemesh_peer_records_received_total{peer="CIM"})") >= 2.0);
+  // a2 and a3 had only the CIM–HQ link to travel: pushed one by one, or as
+  // the one latest record of their slot if the link was redialled meanwhile.
+  CHECK(hq.metric(R"(placemesh_peer_records_received_total{peer="CIM"})") >= 1.0);
   {
     // Its own admissions are in its own store (peers never hand a node its own records).
     auto store = Store::open_read_only(cib.info().data_dir);

@@ -77,6 +77,16 @@ Counter counter_of(const Record& record) {
   return {};
 }
 
+// What every node must show for one key: the sum over its origins.
+Counter total(const std::map<Origin, Counter>& origins) {
+  Counter sum;
+  for (const auto& [origin, counter] : origins) {
+    sum.p += counter.p;
+    sum.n += counter.n;
+  }
+  return sum;
+}
+
 class World {
  public:
   explicit World(const Options& options) : options_(options), rng_(options.seed) {}
@@ -491,11 +501,7 @@ void World::check_safety() {
   for (const auto& node : nodes_) {
     if (!node->alive) continue;
     for (const auto& [key, origins] : oracle_) {
-      Counter expected;
-      for (const auto& [origin, counter] : origins) {
-        expected.p += counter.p;
-        expected.n += counter.n;
-      }
+      const Counter expected = total(origins);
       const Counter shown = node->replica->ledger().counter_total(key);
       if (shown.p > expected.p || shown.n > expected.n)
         return fail(node->name + " shows " + to_string(key) + " = +" + std::to_string(shown.p) + "/-" +
@@ -512,11 +518,7 @@ bool World::converged() {
   for (const auto& node : nodes_)
     if (node->replica->digest() != first) return false;
   for (const auto& [key, origins] : oracle_) {
-    Counter expected;
-    for (const auto& [origin, counter] : origins) {
-      expected.p += counter.p;
-      expected.n += counter.n;
-    }
+    const Counter expected = total(origins);
     for (const auto& node : nodes_)
       if (node->replica->ledger().counter_total(key) != expected) return false;
   }
@@ -575,11 +577,7 @@ Report World::run() {
         continue;
       }
       for (const auto& [key, origins] : oracle_) {
-        Counter expected;
-        for (const auto& [origin, counter] : origins) {
-          expected.p += counter.p;
-          expected.n += counter.n;
-        }
+        const Counter expected = total(origins);
         const Counter shown = node->replica->ledger().counter_total(key);
         if (shown != expected) {
           why << " " << node->name << " shows " << to_string(key) << " +" << shown.p << "/-" << shown.n
