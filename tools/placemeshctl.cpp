@@ -463,6 +463,8 @@ int main(int argc, char** argv) {
   status->callback([&] { rc = call(options, "GET", "/v1/status", "", print_status); });
   auto* peers = app.add_subcommand("peers", "the node's links: state, last contact, traffic, how far each peer is behind");
   peers->callback([&] { rc = call(options, "GET", "/v1/status", "", print_peers); });
+  auto* metrics = app.add_subcommand("metrics", "the node's Prometheus metrics (GET /metrics), as text");
+  metrics->callback([&] { rc = call(options, "GET", "/metrics", "", [](const json&) {}); });
   auto* whoami = app.add_subcommand("whoami", "which token this is (name, role, centre) and which node answers");
   whoami->callback([&] {
     rc = call(options, "GET", "/v1/session", "", [](const json& session) {
@@ -638,6 +640,7 @@ int main(int argc, char** argv) {
                  "  placemeshctl roster push --in roster.toml   # admin token"},
       {"quickstart", "placemeshctl quickstart --out demo\n  placemeshctl quickstart --out demo --base-port 9400"},
       {"whoami", "placemeshctl whoami"},
+      {"metrics", "placemeshctl metrics | grep placemesh_peer_behind"},
   };
   for (auto* command : app.get_subcommands({}))
     if (auto found = examples.find(command->get_name()); found != examples.end() && command->get_footer().empty())

@@ -1,0 +1,86 @@
+// placemeshctl against a real node: the commands an operator uses, their
+// output, and the exit codes scripts rely on (0 ok, 1 refused, 2 usage,
+// 3 node unreachable).
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+
+#include "tests/support/test_network.hpp"
+
+using namespace placemesh;
+using namespace placemesh::test;
+
+namespace {
+
+struct Ran {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Ran ctl(const std::string& args) {
+  Ran ran;
+  FILE* pipe = ::popen((std::string(PLACEMESHCTL_PATH) + " " + args + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) ran.output += buffer;
+  const int status = ::pclose(pipe);
+  ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return ran;
+}
+
+}  // namespace
+
+TEST_CASE("ctl: status, peers, board, whoami, metrics and operations, with the exit codes scripts rely on") {
+  TestNetwork network("ctl");
+  RunningNode cim(network, "CIM"), hq(network, "HQ");
+  const std::string at_cim = "--api http://127.0.0.1:" + std::to_string(cim.info().api_port) + " --token " +
+                             network.token("cim");
+  const std::string at_hq = "--api http://127.0.0.1:" + std::to_string(hq.info().api_port) + " --token " +
+                            network.token("viewer");
+
+  auto admitted = ctl(at_cim + " admit CIM/men -n 3");
+  INFO(admitted.output);
+  CHECK(admitted.code == 0);
+  CHECK(admitted.output.find("admit 3 at CIM/men") != std::string::npos);
+
+  auto refused = ctl(at_cim + " release CIM/men -n 9 --reason removed");
+  CHECK(refused.code == 1);
+  CHECK(refused.output.find("refused (409") != std::string::npos);
+
+  REQUIRE(eventually([&] { return hq.occupied("CIM", "men") == 3; }));
+  auto board = ctl(at_hq + " board");
+  CHECK(board.code == 0);
+  CHECK(board.output.find("CIM") != std::string::npos);
+  auto as_json = ctl(at_hq + " board --json");  // global options after the command too
+  CHECK(as_json.code == 0);
+  CHECK(nlohmann::json::parse(as_json.output)["node"] == "HQ");
+
+  auto peers = ctl(at_hq + " peers");
+  CHECK(peers.code == 0);
+  CHECK(peers.output.find("RESYNCS") != std::string::npos);
+  CHECK(peers.output.find("CIM") != std::string::npos);
+  CHECK(ctl(at_hq + " status").code == 0);
+
+  auto who = ctl(at_cim + " whoami");
+  CHECK(who.output.find("role operator for centre CIM, at node CIM") != std::string::npos);
+  auto metrics = ctl(at_hq + " metrics");
+  CHECK(metrics.code == 0);
+  CHECK(metrics.output.find("placemesh_peer_up{peer=\"CIM\"} 1") != std::string::npos);
+
+  CHECK(ctl("--api http://127.0.0.1:" + std::to_string(hq.info().api_port) + " --token pm_wrong board").code == 1);
+  CHECK(ctl("--api http://127.0.0.1:1 --token x board").code == 3);
+  CHECK(ctl("admit").code == 2);
+  CHECK(ctl("--api not-a-url --token x board").code == 2);
+}
+
+TEST_CASE("ctl: every command's --help ends with examples") {
+  for (const char* command : {"status", "peers", "board", "whoami", "metrics", "admit", "release", "block", "unblock",
+                              "operational", "inspect", "verify", "keygen", "admin-keygen", "token", "roster",
+                              "quickstart"}) {
+    INFO(command);
+    const auto help = ctl(std::string(command) + " --help");
+    CHECK(help.code == 0);
+    CHECK(help.output.find("Examples:") != std::string::npos);
+  }
+}
