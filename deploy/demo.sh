@@ -62,12 +62,15 @@ stop() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "stopped. Logs: $dir/logs/  Data: $dir/data/  (run ./deploy/demo.sh again to resume)"
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 130' INT TERM
+trap stop EXIT
 
 echo "==> starting ${PLACEMESH_NODES}"
 for node in $PLACEMESH_NODES; do
   config_var=PLACEMESH_CONFIG_$node
-  "$placemeshd" --config "${!config_var}" >>"$dir/logs/$node.log" 2>&1 &
+  # setsid: Ctrl-C's SIGINT must not reach the nodes; stop() sends each one
+  # SIGTERM once, and it drains what is in flight.
+  setsid "$placemeshd" --config "${!config_var}" >>"$dir/logs/$node.log" 2>&1 &
   pids+=("$!")
 done
 

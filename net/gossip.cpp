@@ -33,6 +33,7 @@ void Gossip::set_peers(const std::vector<PublicKey>& members) {
     }
     const PublicKey key = it->first;
     const bool linked = it->second.state == GossipPeer::State::up || it->second.state == GossipPeer::State::connecting;
+    if (catching_up_from_ == key) catching_up_from_.reset();
     it = peers_.erase(it);
     if (linked) transport_.close(key, "removed from the roster");
   }

@@ -5,7 +5,8 @@
 // in the deterministic simulator (tests/sim, tools/placemesh-sim):
 //   - GossipHost: the replica (digest, deltas, merging received records);
 //   - GossipTransport: send a message to a linked peer, close a link, dial;
-//   - a clock (milliseconds) and an RNG seed (redial jitter).
+//   - a clock (milliseconds; placemeshd gives it a steady clock, so its times
+//     are for differences only) and an RNG seed (redial jitter).
 // The owner feeds it events (link up or down, a message, a committed local
 // record) and calls tick() no later than next_wakeup_ms().
 //

@@ -13,6 +13,13 @@ std::int64_t now_ms() {
       .count();
 }
 
+// The gossip's clock: intervals, silence and redials must not jump when the
+// wall clock is stepped (NTP, a box without an RTC at boot).
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string host_of(const std::string& remote) { return remote.substr(0, remote.rfind(':')); }
 
 }  // namespace
@@ -22,7 +29,7 @@ Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key, Rep
       config_(config),
       key_(key),
       replica_(replica),
-      gossip_(GossipSettings{key.public_key()}, replica, *this, now_ms, std::random_device{}()),
+      gossip_(GossipSettings{key.public_key()}, replica, *this, steady_ms, std::random_device{}()),
       acceptor_(io),
       accept_timer_(io),
       tick_timer_(io) {
@@ -227,7 +234,7 @@ void Mesh::rearm() {
   const std::int64_t next = gossip_.next_wakeup_ms();
   if (armed_for_ms_ != 0 && armed_for_ms_ <= next) return;  // already due earlier
   armed_for_ms_ = next;
-  tick_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, next - now_ms())));
+  tick_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, next - steady_ms())));
   tick_timer_.async_wait([this](std::error_code ec) {
     if (!ec && !stopped_) tick();
   });
@@ -254,11 +261,19 @@ void Mesh::roster_changed() {
 MeshStatus Mesh::status() const {
   MeshStatus status;
   status.rejections = rejections_;
+  // The gossip's times are steady-clock times; the status speaks wall-clock time.
+  const std::int64_t to_wall = now_ms() - steady_ms();
+  auto wall = [to_wall](std::optional<std::int64_t>& ms) {
+    if (ms) *ms += to_wall;
+  };
   for (const auto& node : replica_.roster().nodes) {
     if (node.key == key_.public_key()) continue;
     PeerStatus entry;
     entry.name = node.name;
     if (const GossipPeer* peer = gossip_.peer(node.key)) entry.gossip = *peer;
+    wall(entry.gossip.up_since_ms);
+    wall(entry.gossip.last_contact_ms);
+    wall(entry.gossip.next_dial_ms);
     if (auto found = links_.find(node.key); found != links_.end() && found->second.link)
       entry.remote = found->second.link->remote();
     for (const auto& [origin, lag] : gossip_.lag(node.key)) {
