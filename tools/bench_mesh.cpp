@@ -372,7 +372,6 @@ void run_board_bench(const MeshBenchOptions& options) {
   }
   for (int i = 0; i < 30; ++i) {
     ++expected;
-    const auto start = Clock::now();
     if (writer.post("/v1/pools/CIM/men/admit", "{\"count\":1,\"op_id\":\"fanout-" + std::to_string(i) + "\"}") != 200)
       die("an admission at CIM failed");
     const auto acknowledged = Clock::now();
@@ -401,7 +400,6 @@ void run_board_bench(const MeshBenchOptions& options) {
           }
       }
     }
-    (void)start;
     first_us.push_back(micros(first - acknowledged));
     fanout_us.push_back(micros(last - acknowledged));
   }
