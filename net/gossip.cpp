@@ -114,10 +114,13 @@ void Gossip::schedule_redial(Peer& peer) {
   peer.state = GossipPeer::State::waiting;
 }
 
-void Gossip::refused(const Received& received, const PublicKey& from) {
-  if (auto found = peers_.find(from); found != peers_.end()) found->second.refused += received.refused.size();
-  if (!on_refused) return;
-  for (const auto& error : received.refused) on_refused(std::string(code_name(error.code)), from);
+void Gossip::merged(Peer& peer, std::size_t records, const Received& received) {
+  peer.records_received += records;
+  peer.records_added += received.added.size();
+  peer.refused += received.refused.size();
+  if (on_refused)
+    for (const auto& error : received.refused) on_refused(std::string(code_name(error.code)), peer.key);
+  push(received.added, &peer.key);  // relay what was new here, never back to the sender
 }
 
 namespace {
@@ -187,11 +190,7 @@ void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) 
     return;
   }
   if (const auto* records = std::get_if<RecordsMessage>(&value)) {
-    peer.records_received += records->records.size();
-    const auto received = host_.receive_records(records->records);
-    peer.records_added += received.added.size();
-    refused(received, key);
-    push(received.added, &key);  // relay what was new here
+    merged(peer, records->records.size(), host_.receive_records(records->records));
     return;
   }
   if (const auto* digest = std::get_if<DigestMessage>(&value)) {
@@ -208,11 +207,8 @@ void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) 
     return;
   }
   if (const auto* delta = std::get_if<DeltaMessage>(&value)) {
-    peer.records_received += delta->delta.record_count();
     const auto received = host_.receive_delta(delta->delta);
-    peer.records_added += received.added.size();
-    refused(received, key);
-    push(received.added, &key);
+    merged(peer, delta->delta.record_count(), received);
     // Ask for the rest at once only if this answer brought something: an
     // answer we refuse would otherwise be asked for again and again.
     const bool more = delta->delta.truncated && !received.added.empty();

@@ -148,7 +148,8 @@ class Gossip {
   void push(const std::vector<Record>& records, const PublicKey* except);
   void schedule_redial(Peer& peer);
   void note_digest(Peer& peer, const Digest& digest);
-  void refused(const Received& received, const PublicKey& from);
+  // Counts what a peer sent and what of it was new or refused; relays the new.
+  void merged(Peer& peer, std::size_t records, const Received& received);
 
   GossipSettings settings_;
   // The peer answering our catch-up digest, and since when.

@@ -23,21 +23,6 @@ using nlohmann::json;
 
 const std::vector<std::string> centres = {"CAR", "127B", "CIB", "CIM", "CIV", "CIH"};
 
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-// occupied of pool `id` in a board body, read without a JSON parser (fields
-// are in alphabetical order: "id" comes just before "occupied").
-std::int64_t occupied_in(std::string_view board, std::string_view id) {
-  const std::string needle = "\"id\":\"" + std::string(id) + "\"";
-  const auto at = board.find(needle);
-  if (at == std::string_view::npos) return -1;
-  const auto field = board.find("\"occupied\":", at);
-  if (field == std::string_view::npos) return -1;
-  return std::strtoll(board.data() + field + 11, nullptr, 10);
-}
 
 // The seven nodes running, optionally each behind a fault proxy.
 class Mesh7 {
@@ -141,7 +126,7 @@ Propagation measure_propagation(Mesh7& mesh, int samples) {
     const std::string& centre = centres[static_cast<std::size_t>(i) % centres.size()];
     const std::string pool = mesh.pool(centre);
     const std::int64_t expected = ++occupied[pool];
-    RawHttpClient writer(mesh.port(centre), mesh.token(lower(centre)));
+    RawHttpClient writer(mesh.port(centre), mesh.token(operator_token_name(centre)));
     const auto start = Clock::now();
     if (writer.post("/v1/pools/" + pool + "/admit", "{\"count\":1,\"op_id\":\"prop-" + std::to_string(i) + "\"}") != 200)
       die("an admission at " + centre + " failed");
@@ -230,7 +215,7 @@ void run_mesh_bench(const MeshBenchOptions& options) {
     for (int c = 0; c < options.clients; ++c)
       clients.emplace_back([&, c] {
         const std::string& centre = writers[static_cast<std::size_t>(c) % writers.size()];
-        RawHttpClient http(mesh.port(centre), mesh.token(lower(centre)));
+        RawHttpClient http(mesh.port(centre), mesh.token(operator_token_name(centre)));
         const std::string target = "/v1/pools/" + mesh.pool(centre) + "/admit";
         for (int op; (op = next++) < options.catchup_ops;)
           if (http.post(target, "{\"count\":1,\"op_id\":\"catchup-" + std::to_string(op) + "\"}") != 200)
@@ -368,7 +353,7 @@ void run_board_bench(const MeshBenchOptions& options) {
   {
     RawHttpClient reader(mesh.port("CIM"), mesh.token("viewer"));
     if (reader.get("/v1/board") != 200) die("GET /v1/board failed at CIM");
-    expected = occupied_in(reader.body(), "CIM/men");
+    expected = test::occupied_in(json::parse(reader.body()), "CIM/men");
   }
   for (int i = 0; i < 30; ++i) {
     ++expected;

@@ -12,6 +12,12 @@
 
 namespace placemesh::tools {
 
+std::string operator_token_name(std::string_view centre) {
+  std::string name(centre);
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
 NetworkPlan design_network(std::uint16_t base_port) {
   NetworkPlan plan;
   plan.network = "placemesh-demo";
@@ -42,10 +48,6 @@ Status write_text(const std::filesystem::path& path, const std::string& text, bo
   return Ok{};
 }
 
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 }  // namespace
 
@@ -100,7 +102,7 @@ Result<WrittenNetwork> write_network(const NetworkPlan& plan, const std::filesys
   add_token("viewer", "viewer", "");
   add_token("dispatcher", "dispatcher", "");
   for (const auto& node : plan.nodes)
-    if (node.role == "centre") add_token(lower(node.name), "operator", node.name);
+    if (node.role == "centre") add_token(operator_token_name(node.name), "operator", node.name);
   if (auto status = write_text(dir / "tokens.toml", tokens.str(), false); !status) return status.error();
 
   nlohmann::json manifest_nodes = nlohmann::json::array();
@@ -123,7 +125,7 @@ Result<WrittenNetwork> write_network(const NetworkPlan& plan, const std::filesys
                             {"api_url", "http://" + node.host + ":" + std::to_string(node.api_port)},
                             {"gossip", node.host + ":" + std::to_string(node.gossip_port)},
                             {"admin_token", written.tokens["admin"]}};
-    if (node.role == "centre") entry["operator_token"] = written.tokens[lower(node.name)];
+    if (node.role == "centre") entry["operator_token"] = written.tokens[operator_token_name(node.name)];
     manifest_nodes.push_back(entry);
     written.nodes[node.name] = out;
   }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crdt/result.hpp"
@@ -64,6 +65,10 @@ struct WrittenNetwork {
   // centre's name in lower case ("cim").
   std::map<std::string, std::string> tokens;
 };
+
+// The name of a centre's operator token in a written network: the centre's
+// name in lower case ("CIM" → "cim").
+[[nodiscard]] std::string operator_token_name(std::string_view centre);
 
 // Writes the plan into `dir` (created; must not hold a network already).
 [[nodiscard]] Result<WrittenNetwork> write_network(const NetworkPlan& plan, const std::filesystem::path& dir);

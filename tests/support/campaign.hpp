@@ -67,10 +67,8 @@ class Campaign {
         body["count"] = 1;
         body["reason"] = "maintenance";
       }
-      std::string lower = centre;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      const auto response = nodes_.at(centre)->request(
-          "POST", "/v1/pools/" + pool + "/" + operation, body.dump(), network_.token(lower));
+      const auto response = nodes_.at(centre)->request("POST", "/v1/pools/" + pool + "/" + operation, body.dump(),
+                                                       network_.token(tools::operator_token_name(centre)));
       INFO(centre << " " << operation << " " << body.dump() << ": " << response.body);
       // 409: a release or unblock above what the centre sees (after its disk
       // was wiped, until its old records are back). Anything else must succeed.
