@@ -6,6 +6,7 @@
 #include <asio/write.hpp>
 #include <deque>
 #include <future>
+#include <random>
 #include <vector>
 
 namespace placemesh::tools {
@@ -31,6 +32,7 @@ struct FaultProxy::Connection : std::enable_shared_from_this<FaultProxy::Connect
     std::deque<Chunk> queue;
     bool writing = false;
     std::unique_ptr<asio::steady_timer> timer;
+    Clock::time_point last_due{};
   };
 
   Connection(FaultProxy& owner, asio::ip::tcp::socket accepted)
@@ -44,7 +46,7 @@ struct FaultProxy::Connection : std::enable_shared_from_this<FaultProxy::Connect
 
   void start() {
     auto self = shared_from_this();
-    server.async_connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), proxy.target_port_),
+    server.async_connect(proxy.target_,
                          [self](std::error_code ec) {
                            if (ec) return self->close();
                            // Without this, Nagle waits for the peer's delayed
@@ -62,7 +64,11 @@ struct FaultProxy::Connection : std::enable_shared_from_this<FaultProxy::Connect
     pump.from->async_read_some(asio::buffer(pump.buffer), [self, &pump](std::error_code ec, std::size_t n) {
       if (ec || self->closed) return self->close();
       self->proxy.bytes_ += n;
-      const auto due = Clock::now() + std::chrono::milliseconds(self->proxy.delay_ms_.load());
+      if (&pump == &self->pumps[0]) self->capture(pump.buffer.data(), n);
+      const auto low = self->proxy.delay_low_ms_.load(), high = self->proxy.delay_high_ms_.load();
+      const auto drawn = low == high ? low : std::uniform_int_distribution<std::int64_t>(low, high)(self->random);
+      const auto due = std::max(pump.last_due, Clock::now() + std::chrono::milliseconds(drawn));
+      pump.last_due = due;
       Chunk chunk{std::vector<std::uint8_t>(pump.buffer.begin(), pump.buffer.begin() + static_cast<std::ptrdiff_t>(n)),
                   due};
       if (self->proxy.duplicate_.exchange(false)) pump.queue.push_back(chunk);
@@ -95,6 +101,16 @@ struct FaultProxy::Connection : std::enable_shared_from_this<FaultProxy::Connect
     });
   }
 
+  // The first bytes from the client become the proxy's capture.
+  void capture(const std::uint8_t* bytes, std::size_t n) {
+    if (captured_bytes >= capture_bytes_max) return;
+    const std::size_t take = std::min(n, capture_bytes_max - captured_bytes);
+    std::lock_guard lock(proxy.captured_mutex_);
+    if (captured_bytes == 0) proxy.captured_.clear();
+    proxy.captured_.insert(proxy.captured_.end(), bytes, bytes + take);
+    captured_bytes += take;
+  }
+
   void close() {
     if (closed) return;
     closed = true;
@@ -109,11 +125,16 @@ struct FaultProxy::Connection : std::enable_shared_from_this<FaultProxy::Connect
   asio::ip::tcp::socket client, server;
   std::array<Pump, 2> pumps;
   bool closed = false;
+  std::size_t captured_bytes = 0;
+  std::minstd_rand random{std::random_device{}()};
 };
 
 FaultProxy::FaultProxy(std::uint16_t listen_port, std::uint16_t target_port)
-    : acceptor_(io_), target_port_(target_port) {
-  const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), listen_port);
+    : FaultProxy("127.0.0.1", listen_port, target_port) {}
+
+FaultProxy::FaultProxy(const std::string& host, std::uint16_t listen_port, std::uint16_t target_port)
+    : acceptor_(io_), target_(asio::ip::make_address_v4(host), target_port) {
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address_v4(host), listen_port);
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -144,6 +165,11 @@ void FaultProxy::accept() {
     }  // refused while cut: the socket closes as it goes out of scope
     accept();
   });
+}
+
+std::vector<std::uint8_t> FaultProxy::captured() const {
+  std::lock_guard lock(captured_mutex_);
+  return captured_;
 }
 
 void FaultProxy::cut() {
