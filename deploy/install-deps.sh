@@ -20,6 +20,7 @@
 #
 # With --tests, also what tests/run.sh needs beyond the build:
 #   chromium nodejs npm           the dashboard's browser test (tests/browser, playwright-core from npm)
+#   faketime                      the fault campaign runs one node with its clock 2 h ahead (tests/faults)
 # With --bench, also what tools/placemesh-bench compares against:
 #   redis-server                  Redis with appendfsync always (BENCHMARKS.md)
 #   wrk                           HTTP load for the board and event benchmarks
@@ -32,7 +33,7 @@ packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto li
 for arg in "$@"; do
   case "$arg" in
     --tests)
-      packages+=(chromium)
+      packages+=(chromium faketime)
       # A node and npm already there (from NodeSource, say) are kept: Debian's
       # npm package would fight them.
       command -v node >/dev/null || packages+=(nodejs)

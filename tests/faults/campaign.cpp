@@ -1,0 +1,185 @@
+#include "tests/faults/campaign.hpp"
+
+#include <cstdio>
+#include <thread>
+
+namespace placemesh::faults {
+
+namespace {
+
+constexpr double writer_rate = 20;  // operations per second at each centre
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+void add_into(Oracle& total, const Oracle& part, bool registers) {
+  for (const auto& [pool, figures] : part) {
+    auto [at, fresh] = total.try_emplace(pool, figures);
+    if (fresh) continue;
+    at->second.occupied += figures.occupied;
+    at->second.blocked += figures.blocked;
+    if (registers) at->second.operational = figures.operational;
+  }
+}
+
+}  // namespace
+
+std::optional<double> await(const std::function<bool()>& check, milliseconds deadline) {
+  const auto start = Clock::now();
+  for (;;) {
+    if (check()) return ms_since(start);
+    if (Clock::now() - start > deadline) return std::nullopt;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
+Campaign::Campaign(Cluster& cluster, Timing timing, std::uint32_t seed)
+    : cluster_(cluster), timing_(timing), seed_(seed) {
+  std::uint32_t n = 0;
+  for (const auto& centre : cluster_.centres())
+    writers_[centre] = std::make_unique<Writer>(centre, cluster_.pools_of(centre), cluster_.url(centre),
+                                                cluster_.operator_token(centre), seed_ * 31 + ++n, writer_rate);
+  pause_all();
+}
+
+Campaign::~Campaign() {
+  (void)remove_fillers();
+  for (auto& [centre, writer] : writers_) writer->stop(milliseconds(0));
+}
+
+Oracle Campaign::oracle() const {
+  Oracle total;
+  for (const auto& [centre, writer] : writers_) add_into(total, writer->oracle(), true);
+  for (const auto& filler : fillers_) add_into(total, filler->oracle(), false);
+  for (const auto& part : retired_) add_into(total, part, false);
+  return total;
+}
+
+std::string Campaign::differences(const std::string& node, const Oracle& oracle, const std::string& only) const {
+  const auto board = cluster_.board(node);
+  if (!board) return node + ": /v1/board did not answer; ";
+  std::string out;
+  std::size_t seen = 0, expected = 0;
+  for (const auto& [pool, figures] : oracle) expected += pool.starts_with(only) ? 1u : 0u;
+  for (const auto& centre : (*board)["centres"])
+    for (const auto& pool : centre["pools"]) {
+      const std::string id = pool["id"];
+      if (!id.starts_with(only)) continue;
+      ++seen;
+      const auto at = oracle.find(id);
+      if (at == oracle.end()) {
+        out += node + " shows " + id + ", which no writer knows; ";
+        continue;
+      }
+      const Figures shown{pool["occupied"].get<std::int64_t>(), pool["blocked"].get<std::int64_t>(),
+                          pool["operational"].get<std::int64_t>()};
+      const Figures& want = at->second;
+      if (shown == want) continue;
+      out += node + " shows " + id + " occupied " + std::to_string(shown.occupied) + " blocked " +
+             std::to_string(shown.blocked) + " operational " + std::to_string(shown.operational) + ", acknowledged " +
+             std::to_string(want.occupied) + ", " + std::to_string(want.blocked) + ", " +
+             std::to_string(want.operational);
+      if (shown.occupied < want.occupied) out += " (admissions lost?)";
+      if (shown.occupied > want.occupied) out += " (counted twice?)";
+      out += "; ";
+    }
+  if (seen != expected) out += node + " shows " + std::to_string(seen) + " of " + std::to_string(expected) + " pools; ";
+  return out;
+}
+
+std::optional<double> Campaign::converge(milliseconds deadline, const std::string& only) {
+  const Oracle expected = oracle();
+  return await(
+      [&] {
+        last_.clear();
+        for (const auto& node : cluster_.nodes()) last_ += differences(node, expected, only);
+        return last_.empty();
+      },
+      deadline);
+}
+
+void Campaign::pause_all() {
+  for (auto& [centre, writer] : writers_) writer->pause();
+  for (auto& filler : fillers_) filler->pause();
+}
+
+void Campaign::resume_all() {
+  for (auto& [centre, writer] : writers_) writer->resume();
+  for (auto& filler : fillers_) filler->resume();
+}
+
+void Campaign::add_fillers(const std::string& centre, int count, double rate) {
+  for (int i = 0; i < count; ++i) {
+    auto filler = std::make_unique<Writer>(centre + "-fill" + std::to_string(fillers_.size()), cluster_.pools_of(centre),
+                                           cluster_.url(centre), cluster_.operator_token(centre),
+                                           seed_ * 97 + static_cast<std::uint32_t>(fillers_.size()), rate);
+    filler->admissions_only();
+    fillers_.push_back(std::move(filler));
+  }
+}
+
+WriterStats Campaign::remove_fillers() {
+  WriterStats total;
+  for (auto& filler : fillers_) {
+    filler->stop(timing_.converge);
+    retired_.push_back(filler->oracle());
+    auto stats = filler->take_stats();
+    total.acknowledged += stats.acknowledged;
+    total.refused += stats.refused;
+    total.store_full += stats.store_full;
+    total.unknown += stats.unknown;
+    for (auto& violation : stats.violations) total.violations.push_back(std::move(violation));
+  }
+  fillers_.clear();
+  return total;
+}
+
+void Campaign::hold(milliseconds duration) { std::this_thread::sleep_for(duration); }
+
+void Campaign::step(const std::string& fault, const std::function<void(StepResult&)>& body) {
+  std::printf("==> %s\n", fault.c_str());
+  std::fflush(stdout);
+  StepResult result;
+  result.fault = fault;
+  const auto start = Clock::now();
+  for (auto& [centre, writer] : writers_) (void)writer->take_stats();
+  resume_all();
+  try {
+    body(result);
+  } catch (const std::exception& error) {
+    result.failed.push_back(std::string("the step broke off: ") + error.what());
+  }
+  // Healed: quiesce the writers, then every board must equal the oracle.
+  const auto healed = Clock::now();
+  pause_all();
+  if (auto took = converge(timing_.converge)) {
+    result.converged_ms = ms_since(healed);
+  } else {
+    result.failed.push_back("boards still differ " + std::to_string(timing_.converge.count() / 1000) +
+                            " s after healing: " + last_);
+  }
+  std::vector<std::string> violations;
+  for (auto& [centre, writer] : writers_) {
+    auto stats = writer->take_stats();
+    result.acknowledged += stats.acknowledged;
+    result.refused += stats.refused;
+    result.retried += stats.retried;
+    result.replays_checked += stats.replays_checked;
+    if (stats.unknown > 0) violations.push_back(centre + ": " + std::to_string(stats.unknown) + " operations unanswered");
+    for (auto& violation : stats.violations) violations.push_back(std::move(violation));
+  }
+  if (!violations.empty()) {
+    std::string text;
+    for (std::size_t i = 0; i < violations.size() && i < 5; ++i) text += violations[i] + "; ";
+    result.failed.push_back(std::to_string(violations.size()) + " wrong answers: " + text);
+  }
+  result.seconds = ms_since(start) / 1000;
+  for (const auto& line : result.held) std::printf("    held: %s\n", line.c_str());
+  for (const auto& line : result.failed) std::printf("    DID NOT HOLD: %s\n", line.c_str());
+  if (result.converged_ms) std::printf("    converged %.0f ms after healing\n", *result.converged_ms);
+  std::fflush(stdout);
+  results_.push_back(std::move(result));
+}
+
+}  // namespace placemesh::faults

@@ -1,0 +1,96 @@
+#pragma once
+// The fault campaign's frame (tests/faults/README in docs/reliability.md):
+// the cluster, one writer per centre, the checker, and a step runner that
+// records what held for the report.
+//
+// A step applies its fault while every running centre records operations,
+// heals it, then the runner quiesces the writers and waits until all seven
+// boards equal the oracle exactly: that wait is the step's convergence time.
+//
+// Thread contract: the campaign's own thread only (the writers have theirs).
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/faults/cluster.hpp"
+#include "tests/faults/workload.hpp"
+
+namespace placemesh::faults {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct StepResult {
+  std::string fault;
+  std::vector<std::string> held;    // what was checked and held, with figures
+  std::vector<std::string> failed;  // what was checked and did not hold
+  std::optional<double> converged_ms;
+  std::uint64_t acknowledged = 0, refused = 0, retried = 0, replays_checked = 0;
+  double seconds = 0;
+
+  void check(bool ok, const std::string& what, const std::string& otherwise) {
+    (ok ? held : failed).push_back(ok ? what : otherwise);
+  }
+};
+
+struct Timing {
+  milliseconds fault{10'000};    // how long most faults last
+  milliseconds freeze{60'000};   // SIGSTOP
+  milliseconds converge{60'000}; // deadline for the boards to equal the oracle
+};
+
+class Campaign {
+ public:
+  Campaign(Cluster& cluster, Timing timing, std::uint32_t seed);
+  ~Campaign();
+
+  // Runs one step: `fault` applies and heals (the writers running), then
+  // the boards must equal the oracle.
+  void step(const std::string& fault, const std::function<void(StepResult&)>& body);
+  [[nodiscard]] const std::vector<StepResult>& results() const { return results_; }
+
+  // The oracle of every writer, summed per pool.
+  [[nodiscard]] Oracle oracle() const;
+  // What differs between `node`'s board and `oracle` ("" when nothing); only
+  // the pools whose id starts with `only` when given.
+  [[nodiscard]] std::string differences(const std::string& node, const Oracle& oracle,
+                                        const std::string& only = "") const;
+  // Waits until every board equals the oracle; the time it took, or nullopt.
+  [[nodiscard]] std::optional<double> converge(milliseconds deadline, const std::string& only = "");
+  [[nodiscard]] const std::string& last_differences() const { return last_; }
+
+  void pause_all();
+  void resume_all();
+  Writer& writer(const std::string& centre) { return *writers_.at(centre); }
+  // Extra writers (admissions only) for one centre, e.g. to fill its disk.
+  void add_fillers(const std::string& centre, int count, double rate);
+  // Stops them; what they did (their acknowledged admissions stay in the oracle).
+  WriterStats remove_fillers();
+  // A fault's duration, with the workload running (not a wait for a condition).
+  static void hold(milliseconds duration);
+
+  Cluster& cluster() { return cluster_; }
+  [[nodiscard]] const Timing& timing() const { return timing_; }
+  [[nodiscard]] std::uint32_t seed() const { return seed_; }
+
+ private:
+  Cluster& cluster_;
+  Timing timing_;
+  std::uint32_t seed_;
+  std::map<std::string, std::unique_ptr<Writer>> writers_;
+  std::vector<std::unique_ptr<Writer>> fillers_;
+  std::vector<Oracle> retired_;  // fillers' oracles, after they stopped
+  std::vector<StepResult> results_;
+  std::string last_;
+};
+
+// Polls `check` every 20 ms until it holds or the deadline passes; the time
+// it took, or nullopt.
+[[nodiscard]] std::optional<double> await(const std::function<bool()>& check, milliseconds deadline);
+
+}  // namespace placemesh::faults

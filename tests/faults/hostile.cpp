@@ -1,0 +1,197 @@
+#include "tests/faults/hostile.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "crdt/limits.hpp"
+#include "net/secure_channel.hpp"
+
+namespace placemesh::faults {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int dial(const Endpoint& to) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(to.port);
+  if (::inet_pton(AF_INET, to.host.c_str(), &address.sin_addr) != 1 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+bool send_all(int fd, const std::uint8_t* data, std::size_t size) {
+  while (size > 0) {
+    const auto n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Reads until the peer closes or the deadline passes; what arrived goes to
+// `received` (if given).
+bool wait_closed(int fd, Clock::time_point until, Exchange& exchange, std::vector<std::uint8_t>* received = nullptr) {
+  std::uint8_t buffer[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd entry{fd, POLLIN, 0};
+    if (::poll(&entry, 1, static_cast<int>(left)) <= 0) return false;
+    const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) {
+      exchange.closed_by_peer = true;
+      return true;
+    }
+    exchange.bytes_received += static_cast<std::size_t>(n);
+    if (received) received->insert(received->end(), buffer, buffer + n);
+    if (received) return false;  // the caller wants to look at it
+  }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> random_bytes(std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::vector<std::uint8_t> out(count);
+  for (auto& byte : out) byte = static_cast<std::uint8_t>(random());
+  return out;
+}
+
+Exchange send_bytes(const Endpoint& to, const std::vector<std::uint8_t>& bytes, std::chrono::milliseconds deadline) {
+  Exchange exchange;
+  const int fd = dial(to);
+  if (fd < 0) return exchange;
+  exchange.connected = true;
+  // The node may close before taking everything: that is a refusal too.
+  (void)send_all(fd, bytes.data(), bytes.size());
+  (void)wait_closed(fd, Clock::now() + deadline, exchange);
+  ::close(fd);
+  return exchange;
+}
+
+Exchange handshake_as(const Endpoint& to, const std::string& network, const SecretKey& self, const PublicKey& node_key,
+                      AfterHandshake after, std::chrono::milliseconds deadline) {
+  Exchange exchange;
+  const auto until = Clock::now() + deadline;
+  const int fd = dial(to);
+  if (fd < 0) return exchange;
+  exchange.connected = true;
+  net::Handshake handshake(
+      net::Handshake::Role::initiator, net::Signer::of(self), network,
+      [&](const PublicKey& key) { return key == node_key ? net::KeyStatus::member : net::KeyStatus::unknown; },
+      node_key);
+  bool done = false;
+  if (send_all(fd, handshake.hello().data(), handshake.hello().size())) {
+    while (!done) {
+      std::vector<std::uint8_t> received;
+      if (wait_closed(fd, until, exchange, &received) || received.empty()) break;
+      auto progress = handshake.receive(received);
+      if (!progress.to_send.empty()) (void)send_all(fd, progress.to_send.data(), progress.to_send.size());
+      if (progress.failed) {
+        exchange.note = "we refused the node: " + std::string(net::reject_name(*progress.failed));
+        break;
+      }
+      done = progress.done;
+    }
+  }
+  if (done) {
+    exchange.note = "handshake done on our side";
+    auto channel = handshake.take_channel();
+    std::vector<std::uint8_t> frame;
+    if (after == AfterHandshake::oversize_frame) {
+      const auto length = static_cast<std::uint32_t>(limits::frame_bytes_max * 16);  // 16 MiB announced, a few bytes sent
+      frame = {static_cast<std::uint8_t>(length >> 24), static_cast<std::uint8_t>(length >> 16),
+               static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length), 1, 2, 3, 4};
+    } else if (after == AfterHandshake::forged_frame) {
+      const std::vector<std::uint8_t> message(64, 0x5a);
+      frame = channel->seal(message);
+      frame[frame.size() / 2] ^= 0x01;
+    }
+    if (!frame.empty()) (void)send_all(fd, frame.data(), frame.size());
+  }
+  if (!exchange.closed_by_peer) (void)wait_closed(fd, until, exchange);
+  ::close(fd);
+  return exchange;
+}
+
+struct SlowClients::State {
+  std::mutex mutex;
+  std::vector<int> fds;
+  std::vector<bool> slow, closed;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+};
+
+SlowClients::SlowClients(const Endpoint& api, int idle, int slow) : state_(std::make_unique<State>()) {
+  static const std::string request_line = "GET /v1/board HTTP/1.1\r\nHost: slow\r\nX-Slow: ";
+  for (int i = 0; i < idle + slow; ++i) {
+    const int fd = dial(api);
+    if (fd < 0) continue;
+    const bool is_slow = i >= idle;
+    if (is_slow) (void)send_all(fd, reinterpret_cast<const std::uint8_t*>(request_line.data()), request_line.size());
+    state_->fds.push_back(fd);
+    state_->slow.push_back(is_slow);
+    state_->closed.push_back(false);
+  }
+  state_->thread = std::thread([state = state_.get()] {
+    while (!state->stop) {
+      {
+        std::lock_guard lock(state->mutex);
+        for (std::size_t i = 0; i < state->fds.size(); ++i) {
+          if (state->closed[i]) continue;
+          const std::uint8_t byte = 'a';
+          if (state->slow[i] && !send_all(state->fds[i], &byte, 1)) state->closed[i] = true;
+        }
+      }
+      for (int tick = 0; tick < 10 && !state->stop; ++tick)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // one byte a second is the fault itself
+    }
+  });
+}
+
+SlowClients::~SlowClients() {
+  state_->stop = true;
+  state_->thread.join();
+  for (const int fd : state_->fds) ::close(fd);
+}
+
+int SlowClients::opened() const { return static_cast<int>(state_->fds.size()); }
+
+int SlowClients::closed_by_node() {
+  std::lock_guard lock(state_->mutex);
+  int closed = 0;
+  for (std::size_t i = 0; i < state_->fds.size(); ++i) {
+    if (!state_->closed[i]) {
+      pollfd entry{state_->fds[i], POLLIN | POLLRDHUP, 0};
+      if (::poll(&entry, 1, 0) > 0) {
+        std::uint8_t buffer[512];
+        const auto n = ::recv(state_->fds[i], buffer, sizeof buffer, MSG_DONTWAIT);
+        // EOF, a reset, or an answer (a 408 or 400) followed by EOF: the node let go.
+        if (n <= 0 || (entry.revents & (POLLRDHUP | POLLHUP)) != 0) state_->closed[i] = true;
+      }
+    }
+    closed += state_->closed[i] ? 1 : 0;
+  }
+  return closed;
+}
+
+}  // namespace placemesh::faults

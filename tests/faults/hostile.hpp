@@ -1,0 +1,74 @@
+#pragma once
+// Bad peers and bad clients for the fault campaign, as plain blocking
+// sockets: bytes that are not the protocol, a session replayed from a
+// capture, a handshake with a key the roster does not list (or with a
+// member's key, followed by an oversize or forged frame), and HTTP clients
+// that connect and never speak, or speak one byte a second.
+//
+// Each call reports what the far side did, so the campaign can say whether
+// the node held (closed the connection, answered nothing) and count it.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crdt/origin.hpp"
+#include "net/identity.hpp"
+
+namespace placemesh::faults {
+
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// What happened to one hostile connection.
+struct Exchange {
+  bool connected = false;
+  bool closed_by_peer = false;      // the node closed it (EOF or reset) within the deadline
+  std::size_t bytes_received = 0;   // what the node sent before closing (its hello, say)
+  std::string note;
+};
+
+// Sends `bytes` and waits (up to `deadline`) for the node to close.
+[[nodiscard]] Exchange send_bytes(const Endpoint& to, const std::vector<std::uint8_t>& bytes,
+                                  std::chrono::milliseconds deadline);
+
+// `count` random bytes drawn from `seed`.
+[[nodiscard]] std::vector<std::uint8_t> random_bytes(std::size_t count, std::uint64_t seed);
+
+// What to do after a handshake that the node accepted.
+enum class AfterHandshake : std::uint8_t {
+  nothing,         // close politely
+  oversize_frame,  // announce a frame over frame_bytes_max
+  forged_frame,    // a sealed frame with one bit flipped
+};
+
+// Dials as `self` (a member's key, or a fresh one the roster lacks), expecting
+// the node whose key is `node_key`, then does `after`. `note` says how far
+// the handshake got.
+[[nodiscard]] Exchange handshake_as(const Endpoint& to, const std::string& network, const SecretKey& self,
+                                    const PublicKey& node_key, AfterHandshake after,
+                                    std::chrono::milliseconds deadline);
+
+// HTTP clients that hold connections open without finishing a request:
+// `idle` connect and send nothing; `slow` send a request line and then one
+// header byte a second. They run on their own thread until stopped.
+class SlowClients {
+ public:
+  SlowClients(const Endpoint& api, int idle, int slow);
+  ~SlowClients();
+  SlowClients(const SlowClients&) = delete;
+  SlowClients& operator=(const SlowClients&) = delete;
+
+  [[nodiscard]] int opened() const;
+  // How many of them the node has closed so far.
+  [[nodiscard]] int closed_by_node();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace placemesh::faults
