@@ -246,6 +246,23 @@ void Gossip::roster_changed() {
 
 void Gossip::tick() {
   const std::int64_t now = clock_();
+  // tick() runs at least every sync interval; one that comes later than the
+  // silence limit means this node itself was stalled. Its peers have closed
+  // its links meanwhile, and the bytes still in its sockets are old: close
+  // every link and redial without backoff.
+  const bool stalled = last_tick_ms_ && now - *last_tick_ms_ > settings_.silence_max_ms;
+  const std::int64_t stalled_ms = last_tick_ms_ ? now - *last_tick_ms_ : 0;
+  last_tick_ms_ = now;
+  if (stalled) {
+    std::vector<PublicKey> up;
+    for (auto& [key, peer] : peers_) {
+      peer.redial_delay_ms = settings_.redial_min_ms;
+      if (peer.state == GossipPeer::State::up) up.push_back(key);
+      if (peer.state == GossipPeer::State::waiting && dials(key)) peer.next_dial_ms = now;
+    }
+    for (const auto& key : up) transport_.close(key, "this node was stalled for " + std::to_string(stalled_ms / 1000) +
+                                                        " s; reconnecting");
+  }
   for (auto& [key, peer] : peers_) {
     if (peer.state == GossipPeer::State::waiting && peer.next_dial_ms && *peer.next_dial_ms <= now) {
       peer.next_dial_ms.reset();

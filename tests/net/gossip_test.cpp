@@ -1,0 +1,91 @@
+// net/gossip: the replication state machine, driven by hand (the simulator,
+// tests/sim, drives it at scale).
+#include "net/gossip.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace placemesh;
+
+namespace {
+
+class QuietHost final : public GossipHost {
+ public:
+  const Digest& digest() const override { return digest_; }
+  Delta delta_for(const Digest&) const override { return {}; }
+  Received receive_records(const std::vector<Record>&) override { return {}; }
+  Received receive_delta(const Delta&) override { return {}; }
+  std::uint64_t roster_version() const override { return 1; }
+  const std::string& roster_text() const override { return text_; }
+
+ private:
+  Digest digest_;
+  std::string text_;
+};
+
+class RecordingTransport final : public GossipTransport {
+ public:
+  bool send(const PublicKey&, const Bytes&) override { return true; }
+  void close(const PublicKey& peer, const std::string& why) override { closed.emplace_back(peer, why); }
+  void dial(const PublicKey& peer) override { dialled.push_back(peer); }
+  std::vector<std::pair<PublicKey, std::string>> closed;
+  std::vector<PublicKey> dialled;
+};
+
+PublicKey key_of(std::uint8_t byte) {
+  PublicKey key{};
+  key.fill(byte);
+  return key;
+}
+
+// This node (0x10) dials 0x20 and is dialled by 0x05; both links up at 0.
+struct Pair {
+  Pair() : gossip(settings(), host, transport, [this] { return now; }, 1) {
+    gossip.set_peers({dialled, dialler});
+    gossip.link_up(dialled);
+    gossip.link_up(dialler);
+  }
+  static GossipSettings settings() {
+    GossipSettings out;
+    out.self = key_of(0x10);
+    return out;
+  }
+  // Both peers' digests arrive, then the node ticks, at `at`.
+  void talk_and_tick(std::int64_t at) {
+    now = at;
+    const Bytes digest = encode_link_message(DigestMessage{Digest{}});
+    gossip.message(dialled, digest);
+    gossip.message(dialler, digest);
+    gossip.tick();
+  }
+  std::int64_t now = 0;
+  QuietHost host;
+  RecordingTransport transport;
+  const PublicKey dialled = key_of(0x20), dialler = key_of(0x05);
+  Gossip gossip;
+};
+
+}  // namespace
+
+TEST_CASE("gossip: links whose peers talk every interval stay up") {
+  Pair pair;
+  for (std::int64_t at = 1'000; at <= 20'000; at += 1'000) pair.talk_and_tick(at);
+  CHECK(pair.transport.closed.empty());
+}
+
+TEST_CASE("gossip: a node stalled past the silence limit closes every link and redials at once") {
+  Pair pair;
+  pair.talk_and_tick(1'000);
+  const std::size_t dials_before = pair.transport.dialled.size();
+  // Frozen for a minute; on waking, its sockets still deliver what the peers
+  // sent before they gave up, which looks like fresh contact.
+  pair.talk_and_tick(61'000);
+  REQUIRE(pair.transport.closed.size() == 2);
+  CHECK(pair.transport.closed[0].second.find("stalled for 60 s") != std::string::npos);
+  pair.gossip.link_down(pair.dialled, "closed");
+  pair.gossip.link_down(pair.dialler, "closed");
+  // The peer it dials is dialled again within the shortest backoff (100 ms ± 25 %).
+  pair.now += 125;
+  pair.gossip.tick();
+  CHECK(pair.transport.dialled.size() == dials_before + 1);
+  CHECK(pair.transport.dialled.back() == pair.dialled);
+}
