@@ -34,8 +34,8 @@ std::optional<double> await(const std::function<bool()>& check, milliseconds dea
   }
 }
 
-Campaign::Campaign(Cluster& cluster, Timing timing, std::uint32_t seed)
-    : cluster_(cluster), timing_(timing), seed_(seed) {
+Campaign::Campaign(Cluster& cluster, Timing timing, std::uint32_t seed, std::set<int> only)
+    : cluster_(cluster), timing_(timing), seed_(seed), only_(std::move(only)) {
   std::uint32_t n = 0;
   for (const auto& centre : cluster_.centres())
     writers_[centre] = std::make_unique<Writer>(centre, cluster_.pools_of(centre), cluster_.url(centre),
@@ -138,9 +138,12 @@ WriterStats Campaign::remove_fillers() {
 void Campaign::hold(milliseconds duration) { std::this_thread::sleep_for(duration); }
 
 void Campaign::step(const std::string& fault, const std::function<void(StepResult&)>& body) {
-  std::printf("==> %s\n", fault.c_str());
+  const int number = next_step_++;
+  if (!only_.empty() && !only_.contains(number)) return;
+  std::printf("==> %d: %s\n", number, fault.c_str());
   std::fflush(stdout);
   StepResult result;
+  result.number = number;
   result.fault = fault;
   const auto start = Clock::now();
   for (auto& [centre, writer] : writers_) (void)writer->take_stats();

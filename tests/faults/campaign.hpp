@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 struct StepResult {
+  int number = 0;
   std::string fault;
   std::vector<std::string> held;    // what was checked and held, with figures
   std::vector<std::string> failed;  // what was checked and did not hold
@@ -46,11 +48,12 @@ struct Timing {
 
 class Campaign {
  public:
-  Campaign(Cluster& cluster, Timing timing, std::uint32_t seed);
+  // `only`: the numbers of the steps to run (all when empty).
+  Campaign(Cluster& cluster, Timing timing, std::uint32_t seed, std::set<int> only = {});
   ~Campaign();
 
   // Runs one step: `fault` applies and heals (the writers running), then
-  // the boards must equal the oracle.
+  // the boards must equal the oracle. Steps are numbered from 0 in order.
   void step(const std::string& fault, const std::function<void(StepResult&)>& body);
   [[nodiscard]] const std::vector<StepResult>& results() const { return results_; }
 
@@ -86,6 +89,8 @@ class Campaign {
   std::vector<std::unique_ptr<Writer>> fillers_;
   std::vector<Oracle> retired_;  // fillers' oracles, after they stopped
   std::vector<StepResult> results_;
+  std::set<int> only_;
+  int next_step_ = 0;
   std::string last_;
 };
 
