@@ -14,6 +14,7 @@
 #   nlohmann-json3-dev            API bodies
 #   libspdlog-dev                 logs
 #   libcli11-dev                  command lines of placemeshd and placemeshctl
+#   libpq-dev                     PostgreSQL's client library, for tools/compare (placemesh-compare)
 #   clang-14 libclang-rt-14-dev   libFuzzer targets (tests/fuzz/run.sh)
 #   iproute2 nftables             the network-namespace test: ip netns, partitions
 #                                 and loss as nft rules inside the namespaces
@@ -21,15 +22,20 @@
 # With --tests, also what tests/run.sh needs beyond the build:
 #   chromium nodejs npm           the dashboard's browser test (tests/browser, playwright-core from npm)
 #   faketime                      the fault campaign runs one node with its clock 2 h ahead (tests/faults)
-# With --bench, also what tools/placemesh-bench compares against:
+# With --bench, also what tools/placemesh-bench and tools/compare compare against:
 #   redis-server                  Redis with appendfsync always (BENCHMARKS.md)
+#   etcd-server                   a three-member etcd cluster (tools/compare)
+#   postgresql                    PostgreSQL with synchronous_commit on (tools/compare); no
+#                                 default cluster is created, the comparison makes its own
 #   wrk                           HTTP load for the board and event benchmarks
+# The Debian packages of the servers may start their default services; the
+# benchmarks run their own instances on free loopback ports.
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto libcapnp-dev liblmdb-dev
           lmdb-utils libsodium-dev libasio-dev librestinio-dev libhttp-parser-dev libfmt-dev
           libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev clang-14 libclang-rt-14-dev
-          iproute2 nftables)
+          iproute2 nftables libpq-dev)
 for arg in "$@"; do
   case "$arg" in
     --tests)
@@ -38,7 +44,7 @@ for arg in "$@"; do
       # npm package would fight them.
       command -v node >/dev/null || packages+=(nodejs)
       command -v npm >/dev/null || packages+=(npm) ;;
-    --bench) packages+=(redis-server wrk) ;;
+    --bench) packages+=(redis-server etcd-server postgresql wrk) ;;
     *) echo "install-deps: unknown option $arg (known: --tests, --bench)" >&2; exit 2 ;;
   esac
 done
@@ -57,6 +63,11 @@ if [ "$(id -u)" != 0 ]; then
   sudo=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The comparison starts its own PostgreSQL: no "main" cluster on port 5432.
+if [[ " ${missing[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+  "${sudo[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | "${sudo[@]}" tee /etc/postgresql-common/createcluster.d/placemesh.conf >/dev/null
+fi
 # The package lists may be missing or stale on a fresh machine.
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

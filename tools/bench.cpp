@@ -15,10 +15,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -33,9 +31,9 @@
 #include "tools/bench_common.hpp"
 #include "tools/bench_crypto.hpp"
 #include "tools/bench_mesh.hpp"
+#include "tools/compare/servers.hpp"
 #include "tools/local_network.hpp"
 
-extern char** environ;
 
 namespace {
 
@@ -101,42 +99,8 @@ class FloorServer {
   std::thread thread_;
 };
 
-// --- Redis ------------------------------------------------------------------
-class RedisServer {
- public:
-  RedisServer(const std::filesystem::path& dir, std::uint16_t port) : port_(port) {
-    std::filesystem::create_directories(dir);
-    const std::string port_text = std::to_string(port), dir_text = dir.string();
-    std::vector<std::string> args = {"redis-server", "--port", port_text, "--bind", "127.0.0.1", "--dir", dir_text,
-                                     "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-                                     "--daemonize", "no", "--logfile", (dir / "redis.log").string()};
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    if (posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0)
-      die("cannot start redis-server; run deploy/install-deps.sh --bench");
-    const auto until = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < until) {
-      const int fd = connect_loopback(port_);
-      if (fd >= 0) {
-        ::close(fd);
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    die("redis-server did not start; see " + (dir / "redis.log").string());
-  }
-  ~RedisServer() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  std::uint16_t port_;
-};
+// --- Redis (tools/compare/servers.hpp) ---------------------------------------
+using compare::RedisServer;
 
 // One synchronous request/answer over a persistent connection.
 class LineClient {

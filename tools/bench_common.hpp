@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,7 +35,7 @@ inline double percentile(std::vector<double> values, double p) {
 inline double median(std::vector<double> values) { return percentile(std::move(values), 0.5); }
 
 [[noreturn]] inline void die(const std::string& message) {
-  std::fprintf(stderr, "placemesh-bench: %s\n", message.c_str());
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, message.c_str());
   std::exit(1);
 }
 
@@ -80,8 +81,9 @@ class RawHttpClient {
 
   int request(std::string_view method, std::string_view target, std::string_view body) {
     request_.clear();
-    request_.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ");
-    request_.append(token_).append("\r\nContent-Type: application/json\r\nContent-Length: ");
+    request_.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: bench\r\n");
+    if (!token_.empty()) request_.append("Authorization: Bearer ").append(token_).append("\r\n");
+    request_.append("Content-Type: application/json\r\nContent-Length: ");
     request_.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
     if (!send_all(fd_, request_)) return 0;
     buffer_.clear();

@@ -13,6 +13,7 @@
 #include "tools/bench_common.hpp"
 #include "tools/fault_proxy.hpp"
 #include "tools/local_network.hpp"
+#include "tools/running_mesh.hpp"
 
 namespace placemesh::tools {
 
@@ -24,83 +25,6 @@ using nlohmann::json;
 const std::vector<std::string> centres = {"CAR", "127B", "CIB", "CIM", "CIV", "CIH"};
 
 
-// The seven nodes running, optionally each behind a fault proxy.
-class Mesh7 {
- public:
-  Mesh7(const std::filesystem::path& dir, bool proxied) {
-    const NetworkPlan plan = quickstart_on_free_ports(proxied);
-    network_ = std::make_unique<LocalNetwork>(dir, plan);
-    for (const auto& node : plan.nodes) {
-      if (proxied) proxies_[node.name] = std::make_unique<FaultProxy>(node.advertised_port, node.gossip_port);
-      names_.push_back(node.name);
-      for (const auto& pool : node.pools) pool_of_[node.name] = node.name + "/" + pool.unit;
-    }
-    for (const auto& name : names_) start(name);
-    // Every node linked to all six others.
-    const auto until = Clock::now() + std::chrono::seconds(30);
-    for (const auto& name : names_) {
-      for (;;) {
-        RawHttpClient http(port(name), token("admin"));
-        if (http.get("/v1/status") == 200) {
-          const auto status = json::parse(http.body());
-          std::size_t up = 0;
-          for (const auto& peer : status["peers"]) up += peer["state"] == "up";
-          if (up == names_.size() - 1) break;
-        }
-        if (Clock::now() > until) die(name + " did not link to all its peers within 30 s");
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-  }
-  ~Mesh7() {
-    for (auto& [name, daemon] : daemons_) daemon->signal(SIGTERM);
-    for (auto& [name, daemon] : daemons_) (void)daemon->wait_exit(std::chrono::seconds(30));
-  }
-
-  void start(const std::string& name) {
-    const auto& node = network_->node(name);
-    daemons_[name] = std::make_unique<Daemon>(node.config, network_->dir() / (name + ".log"));
-    std::string why;
-    if (!daemons_[name]->wait_ready(node.url(), std::chrono::seconds(20), why)) die(why);
-  }
-  void stop(const std::string& name) {
-    daemons_.at(name)->signal(SIGTERM);
-    if (!daemons_.at(name)->wait_exit(std::chrono::seconds(30))) die(name + " did not stop");
-    daemons_.erase(name);
-  }
-  [[nodiscard]] std::uint16_t port(const std::string& name) const { return network_->node(name).api_port; }
-  [[nodiscard]] std::string token(const std::string& name) const { return network_->token(name); }
-  [[nodiscard]] const std::string& pool(const std::string& centre) const { return pool_of_.at(centre); }
-  [[nodiscard]] const std::vector<std::string>& names() const { return names_; }
-  [[nodiscard]] const TestNode& node(const std::string& name) const { return network_->node(name); }
-  void set_delay(int ms) {
-    for (auto& [name, proxy] : proxies_) proxy->set_delay(std::chrono::milliseconds(ms));
-  }
-  // The sum of a metric over every sample of it on one node.
-  double metric_sum(const std::string& name, const std::string& family) const {
-    RawHttpClient http(port(name), "");
-    if (http.get("/metrics") != 200) die("GET /metrics failed on " + name);
-    double total = 0;
-    const std::string_view body = http.body();
-    for (std::size_t at = 0; at < body.size();) {
-      const auto end = std::min(body.find('\n', at), body.size());
-      const std::string_view line = body.substr(at, end - at);
-      at = end + 1;
-      if (line.size() <= family.size() || line.compare(0, family.size(), family) != 0) continue;
-      if (line[family.size()] != '{' && line[family.size()] != ' ') continue;
-      total += std::strtod(std::string(line.substr(line.rfind(' ') + 1)).c_str(), nullptr);
-    }
-    return total;
-  }
-
- private:
-  std::unique_ptr<LocalNetwork> network_;
-  std::map<std::string, std::unique_ptr<FaultProxy>> proxies_;
-  std::map<std::string, std::unique_ptr<Daemon>> daemons_;
-  std::vector<std::string> names_;
-  std::map<std::string, std::string> pool_of_;
-};
-
 struct Propagation {
   std::vector<double> visible_us;  // acknowledged → visible on all six others
   std::vector<double> ack_us;      // the admission's own latency at the client
@@ -110,7 +34,7 @@ struct Propagation {
 // other nodes is watched through its event stream (GET /v1/events), which
 // carries the board as soon as the node has merged the record: no polling
 // load on the machine under test.
-Propagation measure_propagation(Mesh7& mesh, int samples) {
+Propagation measure_propagation(RunningMesh& mesh, int samples) {
   Propagation result;
   std::map<std::string, std::unique_ptr<test::EventStream>> streams;
   std::map<std::string, std::int64_t> occupied;
@@ -160,7 +84,7 @@ Propagation measure_propagation(Mesh7& mesh, int samples) {
   return result;
 }
 
-double commit_mean_us(const Mesh7& mesh) {
+double commit_mean_us(const RunningMesh& mesh) {
   double sum = 0, count = 0;
   for (const auto& name : mesh.names()) {
     sum += mesh.metric_sum(name, "placemesh_store_commit_seconds_sum");
@@ -175,7 +99,7 @@ void run_mesh_bench(const MeshBenchOptions& options) {
   std::printf("## Replication: the quickstart network on loopback (7 nodes, 21 links)\n\n");
   double commit_us = 0;
   {
-    Mesh7 mesh(options.dir / "direct", false);
+    RunningMesh mesh(options.dir / "direct", false);
 
     // Idle traffic: heartbeats every 5 s and a digest per link per second.
     const double before = [&] {
@@ -280,7 +204,7 @@ void run_mesh_bench(const MeshBenchOptions& options) {
     std::printf("| time from CIB's start (process ready) to an equal board | %.0f ms |\n\n", catchup_ms);
   }
   {
-    Mesh7 mesh(options.dir / "delayed", true);
+    RunningMesh mesh(options.dir / "delayed", true);
     mesh.set_delay(options.delay_ms);
     const Propagation delayed = measure_propagation(mesh, std::max(20, options.samples / 4));
     const double goal_us = options.delay_ms * 1000.0 + 2 * commit_us;
@@ -311,7 +235,7 @@ double wrk_rate(std::uint16_t port, const std::string& path, const std::string& 
   return std::strtod(output.c_str() + output.find("Requests/sec:") + 13, nullptr);
 }
 
-std::vector<double> board_latency(const Mesh7& mesh, int samples) {
+std::vector<double> board_latency(const RunningMesh& mesh, int samples) {
   RawHttpClient http(mesh.port("HQ"), mesh.token("viewer"));
   std::vector<double> latency;
   for (int i = 0; i < samples; ++i) {
@@ -326,7 +250,7 @@ std::vector<double> board_latency(const Mesh7& mesh, int samples) {
 
 void run_board_bench(const MeshBenchOptions& options) {
   std::printf("## The board at HQ (linked to six centres, loopback)\n\n");
-  Mesh7 mesh(options.dir / "board", false);
+  RunningMesh mesh(options.dir / "board", false);
   constexpr int rounds = 3, seconds = 4;
   std::vector<double> board_rates, health_rates;
   for (int round = 0; round < rounds; ++round) {  // alternating, so noise falls on both
