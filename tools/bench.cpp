@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--catchup-ops", catchup_ops, "mesh: operations a stopped centre misses")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  kill_children_at_exit();  // a die() must not leave Redis or the nodes running
   if (only == "crypto") {
     tools::run_crypto_bench(rounds, 0.3);
     return 0;

@@ -6,14 +6,19 @@
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -111,6 +116,68 @@ class RawHttpClient {
   std::string request_, buffer_;
   std::size_t head_end_ = std::string::npos;
 };
+
+// Every process below `root`, from the parent links in /proc.
+inline std::vector<pid_t> descendants(pid_t root) {
+  std::multimap<pid_t, pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid …: comm may hold spaces, so read after the last ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    char state = 0;
+    pid_t parent = 0;
+    if (rest >> state >> parent) children.emplace(parent, static_cast<pid_t>(std::stol(name)));
+  }
+  std::vector<pid_t> out, todo = {root};
+  while (!todo.empty()) {
+    const pid_t at = todo.back();
+    todo.pop_back();
+    for (auto [it, end] = children.equal_range(at); it != end; ++it) {
+      out.push_back(it->second);
+      todo.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+inline void kill_descendants() {
+  for (const pid_t child : descendants(::getpid())) {
+    ::kill(child, SIGCONT);  // a frozen one too
+    ::kill(child, SIGKILL);
+  }
+}
+
+// No server or node outlives a benchmark: whatever this process started
+// (and what those started: PostgreSQL's backends leave their group) is
+// killed when it exits by die(), or on SIGINT/SIGTERM (then exit 130). A
+// normal return has stopped them cleanly already. Call once, early in main.
+inline void kill_children_at_exit() {
+  std::atexit(kill_descendants);
+  static int wake[2] = {-1, -1};
+  if (::pipe2(wake, O_CLOEXEC) != 0) return;
+  // The handler only writes a byte; this thread does the work.
+  std::thread([] {
+    char byte = 0;
+    while (::read(wake[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    std::fprintf(stderr, "%s: interrupted; killing the servers it started\n", program_invocation_short_name);
+    kill_descendants();
+    ::_exit(130);
+  }).detach();
+  const auto handler = [](int) {
+    const char byte = 1;
+    (void)!::write(wake[1], &byte, 1);
+  };
+  std::signal(SIGINT, handler);
+  std::signal(SIGTERM, handler);
+}
 
 inline void print_machine(const std::filesystem::path& dir) {
   utsname name{};

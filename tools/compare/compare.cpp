@@ -29,6 +29,7 @@ using namespace placemesh;
 using namespace placemesh::compare;
 using bench::Clock;
 using bench::die;
+using bench::kill_children_at_exit;
 using bench::median;
 using bench::micros;
 using bench::percentile;
@@ -122,7 +123,8 @@ int main(int argc, char** argv) {
   CLI::App app{"placemesh-compare — six writers and HQ against placemesh, etcd, Redis and PostgreSQL, side by side "
                "on loopback (BENCHMARKS.md)\n\n"
                "The servers are started here with their data under --dir and stopped at the end. "
-               "tools/compare/run.sh installs them, builds and runs this.\n\n"
+               "tools/compare/run.sh installs them, builds and runs this. Exit codes: 0 measured, 1 a system "
+               "failed (the message says which and where its log is), 2 usage.\n\n"
                "Example:\n  placemesh-compare --dir /tmp/compare --rounds 5 --operations 100",
                "placemesh-compare"};
   std::filesystem::path dir = "var/compare";
@@ -143,7 +145,12 @@ int main(int argc, char** argv) {
   app.add_option("--only", only, "systems to run: placemesh, etcd, redis, postgres (default all)")
       ->delimiter(',')
       ->check(CLI::IsMember({"placemesh", "etcd", "redis", "postgres"}));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;  // --help is 0; any usage error is 2
+  }
+  kill_children_at_exit();
   if (!sodium_ready()) die("libsodium did not initialise");
   auto wanted = [&](const std::string& name) { return only.empty() || std::find(only.begin(), only.end(), name) != only.end(); };
 

@@ -9,9 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <thread>
 
 #include "tools/bench_common.hpp"
@@ -45,36 +42,6 @@ std::filesystem::path postgres_bin() {
   if (found.empty()) die("no PostgreSQL server in /usr/lib/postgresql; run tools/compare/run.sh (it installs postgresql)");
   std::sort(found.begin(), found.end());
   return found.back();
-}
-
-// Every process below `root`, from the parent links in /proc.
-std::vector<pid_t> descendants(pid_t root) {
-  std::multimap<pid_t, pid_t> children;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    // pid (comm) state ppid …: comm may hold spaces, so read after the last ')'.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 1));
-    char state = 0;
-    pid_t parent = 0;
-    if (rest >> state >> parent) children.emplace(parent, static_cast<pid_t>(std::stol(name)));
-  }
-  std::vector<pid_t> out, todo = {root};
-  while (!todo.empty()) {
-    const pid_t at = todo.back();
-    todo.pop_back();
-    for (auto [it, end] = children.equal_range(at); it != end; ++it) {
-      out.push_back(it->second);
-      todo.push_back(it->second);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -114,7 +81,7 @@ void Process::signal(int number) {
   if (exited_) return;
   ::kill(-pid_, number);
   // Children that left the group (PostgreSQL's backends call setsid()) get it too.
-  for (const pid_t child : descendants(pid_)) ::kill(child, number);
+  for (const pid_t child : bench::descendants(pid_)) ::kill(child, number);
 }
 
 bool Process::running() {
