@@ -1,5 +1,6 @@
 #include "tests/faults/campaign.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <thread>
 
@@ -23,11 +24,20 @@ void add_into(Oracle& total, const Oracle& part, bool registers) {
   }
 }
 
+volatile std::sig_atomic_t interrupted = 0;
+
+void throw_if_interrupted() {
+  if (interrupted != 0) throw Interrupted{};
+}
+
 }  // namespace
+
+void interrupt() { interrupted = 1; }
 
 std::optional<double> await(const std::function<bool()>& check, milliseconds deadline) {
   const auto start = Clock::now();
   for (;;) {
+    throw_if_interrupted();
     if (check()) return ms_since(start);
     if (Clock::now() - start > deadline) return std::nullopt;
     std::this_thread::sleep_for(milliseconds(20));
@@ -135,7 +145,13 @@ WriterStats Campaign::remove_fillers() {
   return total;
 }
 
-void Campaign::hold(milliseconds duration) { std::this_thread::sleep_for(duration); }
+void Campaign::hold(milliseconds duration) {
+  const auto until = Clock::now() + duration;
+  while (Clock::now() < until) {
+    throw_if_interrupted();
+    std::this_thread::sleep_for(std::min<Clock::duration>(milliseconds(50), until - Clock::now()));
+  }
+}
 
 void Campaign::step(const std::string& fault, const std::function<void(StepResult&)>& body) {
   const int number = next_step_++;
@@ -150,6 +166,8 @@ void Campaign::step(const std::string& fault, const std::function<void(StepResul
   resume_all();
   try {
     body(result);
+  } catch (const Interrupted&) {
+    throw;
   } catch (const std::exception& error) {
     result.failed.push_back(std::string("the step broke off: ") + error.what());
   }

@@ -94,6 +94,14 @@ class Campaign {
   std::string last_;
 };
 
+// Thrown out of hold() and await() once interrupt() was called (SIGINT or
+// SIGTERM): not a std::exception, so a step does not record it as a
+// failure, and the campaign unwinds to stop its nodes and remove its
+// namespaces.
+struct Interrupted {};
+// Async-signal-safe: only sets a flag.
+void interrupt();
+
 // Polls `check` every 20 ms until it holds or the deadline passes; the time
 // it took, or nullopt.
 [[nodiscard]] std::optional<double> await(const std::function<bool()>& check, milliseconds deadline);

@@ -6,13 +6,15 @@
 // table (docs/reliability.md via tests/faults/run.sh).
 //
 // Exit codes: 0 every step held, 1 some step did not, 2 usage, 77 skipped
-// (not root, no ip netns, nft or libfaketime: the message says which).
+// (not root, no ip netns, nft or libfaketime: the message says which), 130
+// interrupted (the nodes are stopped and the namespaces removed first).
 
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -37,7 +39,10 @@ std::string fixed(double value, int digits) {
   std::snprintf(text, sizeof text, "%.*f", digits, value);
   return text;
 }
-std::string seconds_text(double ms) { return fixed(ms / 1000, ms < 10'000 ? 2 : 1) + " s"; }
+// "85 ms" below a second, "2.35 s" above.
+std::string seconds_text(double ms) {
+  return ms < 1'000 ? fixed(ms, 0) + " ms" : fixed(ms / 1000, ms < 10'000 ? 2 : 1) + " s";
+}
 
 Endpoint gossip_of(Cluster& cluster, const std::string& node) {
   return {cluster.spaces().address(node), gossip_port};
@@ -60,6 +65,17 @@ int links_down_to(Cluster& cluster, const std::string& node, const std::vector<s
   int down = 0;
   for (const auto& peer : peers) down += cluster.link_state(peer, node) != "up" ? 1 : 0;
   return down;
+}
+
+// How far ahead of HQ's clock HQ's board puts `centre`'s as-of, in hours.
+std::optional<double> as_of_ahead_hours(Cluster& cluster, const std::string& centre) {
+  const auto board = cluster.board("HQ");
+  if (!board) return std::nullopt;
+  for (const auto& entry : (*board)["centres"])
+    if (entry["centre"] == centre && entry["as_of"].is_number())
+      return static_cast<double>(entry["as_of"].get<std::int64_t>() - (*board)["generated_at"].get<std::int64_t>()) /
+             3'600'000;
+  return std::nullopt;
 }
 
 // The roster with `node` removed and its key revoked, one version up, signed.
@@ -235,7 +251,7 @@ void run_schedule(Campaign& c) {
           return status && (*status)["store"]["read_only"] == true;
         },
         timing.converge);
-    r.check(full.has_value(), "the store was full " + seconds_text(full.value_or(0)) + " after the restart",
+    r.check(full.has_value(), "CIM's store was full " + seconds_text(full.value_or(0)) + " after the restart",
             "the 1 MiB map never filled");
     Campaign::hold(milliseconds(2'000));  // writes keep coming at a full store
     tools::HttpClient probe(cluster.url("CIM"), std::chrono::seconds(5));
@@ -247,8 +263,9 @@ void run_schedule(Campaign& c) {
     const auto filled = c.remove_fillers();
     c.writer("CIM").pause();
     r.check(filled.store_full > 0 && filled.violations.empty() && filled.unknown == 0,
-            std::to_string(filled.store_full) + " admissions refused with 507 store_full (none counted anywhere), " +
-                std::to_string(filled.acknowledged) + " acknowledged before the map was full",
+            std::to_string(filled.store_full) + " admissions refused with 507 store_full and counted nowhere" +
+                (filled.acknowledged > 0 ? ", " + std::to_string(filled.acknowledged) + " acknowledged before it filled"
+                                         : std::string()),
             "no 507 store_full answers, or wrong answers: " +
                 (filled.violations.empty() ? std::string() : filled.violations.front()));
     r.acknowledged += filled.acknowledged;
@@ -269,19 +286,19 @@ void run_schedule(Campaign& c) {
     const auto counts = c.converge(timing.converge);
     r.check(counts.has_value(), "every board had CIV's exact counts while its clock was 2 h ahead",
             "boards differ with CIV's clock ahead: " + c.last_differences());
-    if (const auto board = cluster.board("HQ")) {
-      for (const auto& centre : (*board)["centres"])
-        if (centre["centre"] == "CIV" && centre["as_of"].is_number()) {
-          const double ahead = static_cast<double>(centre["as_of"].get<std::int64_t>() -
-                                                   (*board)["generated_at"].get<std::int64_t>());
-          r.held.push_back("HQ shows CIV's as-of " + fixed(ahead / 3'600'000, 2) +
-                           " h in the future: the board says what the centre's clock says");
-        }
-    }
+    if (const auto ahead = as_of_ahead_hours(cluster, "CIV"))
+      r.held.push_back("HQ shows CIV's as-of " + fixed(*ahead, 2) +
+                       " h in the future: the board says what the centre's clock says");
     cluster.stop("CIV");
     cluster.start("CIV");
     c.resume_all();
     Campaign::hold(fault / 2);
+    // The hybrid logical clock never runs backwards: records made after the
+    // clock was put right still carry the later time, until it catches up.
+    c.pause_all();
+    if (const auto ahead = as_of_ahead_hours(cluster, "CIV"))
+      r.held.push_back("with its clock put right, CIV's as-of still reads " + fixed(*ahead, 2) +
+                       " h ahead (its hybrid logical clock never runs back; last-heard times are right)");
   });
 
   c.step("garbage, oversize and replayed frames against every node's gossip port", [&](StepResult& r) {
@@ -313,7 +330,8 @@ void run_schedule(Campaign& c) {
     }
     for (const auto& node : everyone) cluster.proxy(node).duplicate_next();  // a chunk replayed inside live links
     Campaign::hold(fault / 2);
-    r.check(closed == attempts, "every node closed all " + std::to_string(attempts) + " hostile connections",
+    r.check(closed == attempts,
+            "the nodes closed all " + std::to_string(attempts) + " hostile connections (4 per node)",
             std::to_string(attempts - closed) + " hostile connections were left open");
     const auto wrong = cluster.rejections("wrong_network") - wrong_before,
                garbled = cluster.rejections("garbled_frame") - garbled_before,
@@ -509,7 +527,8 @@ int main(int argc, char** argv) {
   CLI::App app{"placemesh-faults — seven real nodes in network namespaces through a schedule of faults; after each, "
                "every board must equal the oracle of acknowledged operations (docs/reliability.md)\n\n"
                "Needs root (network namespaces, nft). Exit codes: 0 every step held, 1 a step did not, 2 usage, "
-               "77 skipped (the message says why).\n\n"
+               "77 skipped (the message says why), 130 interrupted (Ctrl-C stops the nodes and removes the "
+               "namespaces first).\n\n"
                "Examples:\n"
                "  sudo placemesh-faults --out docs/reliability.md        the full campaign (about 6 minutes)\n"
                "  sudo placemesh-faults --quick                          shorter faults (what ctest runs)\n"
@@ -526,7 +545,11 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::Range(0, 99));
   app.add_flag("--keep", keep, "keep the network's folder (keys, configs, data, logs) after the run");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;  // --help is 0; any usage error is 2
+  }
 
   if (auto why = unavailable()) {
     std::fprintf(stderr, "placemesh-faults: skipped: %s\n", why->c_str());
@@ -556,6 +579,9 @@ int main(int argc, char** argv) {
   }
   int exit_code = 0;
   const auto start = Clock::now();
+  // Ctrl-C or SIGTERM: unwind, so the nodes stop and the namespaces go.
+  std::signal(SIGINT, [](int) { interrupt(); });
+  std::signal(SIGTERM, [](int) { interrupt(); });
   try {
     Cluster cluster(work / "network");
     Campaign campaign(cluster, timing, seed, std::set<int>(only.begin(), only.end()));
@@ -572,11 +598,14 @@ int main(int argc, char** argv) {
     }
     for (const auto& step : campaign.results())
       if (!step.failed.empty()) exit_code = 1;
+  } catch (const Interrupted&) {
+    std::fprintf(stderr, "placemesh-faults: interrupted; the nodes are stopped and the namespaces removed\n");
+    exit_code = 130;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "placemesh-faults: %s (seed %u)\n", error.what(), seed);
     exit_code = 1;
   }
-  if (exit_code != 0) std::fprintf(stderr, "placemesh-faults: a step did not hold; replay with --seed %u\n", seed);
+  if (exit_code == 1) std::fprintf(stderr, "placemesh-faults: a step did not hold; replay with --seed %u\n", seed);
   std::error_code ignored;
   if (!keep && exit_code == 0) std::filesystem::remove_all(work, ignored);
   else std::printf("placemesh-faults: logs and data kept in %s\n", work.c_str());
