@@ -179,18 +179,22 @@ inline void kill_children_at_exit() {
   std::signal(SIGTERM, handler);
 }
 
-inline void print_machine(const std::filesystem::path& dir) {
+// "2 cores, AMD EPYC, Linux 6.18.44" (for reports).
+inline std::string machine_description() {
   utsname name{};
   ::uname(&name);
-  std::string cpu = "unknown";
+  std::string cpu = "unknown CPU";
   std::ifstream cpuinfo("/proc/cpuinfo");
   for (std::string line; std::getline(cpuinfo, line);)
     if (line.rfind("model name", 0) == 0) {
       cpu = line.substr(line.find(':') + 2);
       break;
     }
-  std::printf("machine: %u cores, %s, Linux %s; data in %s\n\n", std::thread::hardware_concurrency(), cpu.c_str(),
-              name.release, dir.c_str());
+  return std::to_string(std::thread::hardware_concurrency()) + " cores, " + cpu + ", Linux " + name.release;
+}
+
+inline void print_machine(const std::filesystem::path& dir) {
+  std::printf("machine: %s; data in %s\n\n", machine_description().c_str(), dir.c_str());
 }
 
 }  // namespace placemesh::bench

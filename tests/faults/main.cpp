@@ -10,7 +10,6 @@
 // interrupted (the nodes are stopped and the namespaces removed first).
 
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +24,7 @@
 #include "node/roster_signature.hpp"
 #include "tests/faults/campaign.hpp"
 #include "tests/faults/hostile.hpp"
+#include "tools/bench_common.hpp"
 
 using namespace placemesh;
 using namespace placemesh::faults;
@@ -448,19 +448,6 @@ void run_schedule(Campaign& c) {
   });
 }
 
-std::string machine_line() {
-  utsname name{};
-  ::uname(&name);
-  std::string cpu = "unknown CPU";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);)
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  return std::to_string(std::thread::hardware_concurrency()) + " cores, " + cpu + ", Linux " + name.release;
-}
-
 std::string escape(std::string text) {
   for (std::size_t at = 0; (at = text.find('|', at)) != std::string::npos; at += 2) text.replace(at, 1, "\\|");
   return text;
@@ -493,7 +480,7 @@ std::string report(const Campaign& c, bool quick, double total_s) {
          "**every node's board equals the oracle exactly** (occupied, blocked and operational of all ten pools). "
          "Exact equality is the check that nothing acknowledged was lost and nothing was counted twice. "
          "\"Converged\" is the time from healing to that equality, polled every 20 ms.\n\n"
-      << "Run of " << date << " on " << machine_line() << (quick ? ", **quick** timings" : "") << "; seed "
+      << "Run of " << date << " on " << bench::machine_description() << (quick ? ", **quick** timings" : "") << "; seed "
       << c.seed() << "; " << fixed(total_s / 60, 1) << " minutes. " << held << " of " << c.results().size()
       << " steps held; " << acknowledged << " operations acknowledged, " << replays
       << " deliberate repeats answered with their first receipt, " << retried
