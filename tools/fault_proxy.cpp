@@ -106,15 +106,23 @@ struct FaultProxy::Connection : std::enable_shared_from_this<FaultProxy::Connect
     if (captured_bytes >= capture_bytes_max) return;
     const std::size_t take = std::min(n, capture_bytes_max - captured_bytes);
     std::lock_guard lock(proxy.captured_mutex_);
-    if (captured_bytes == 0) proxy.captured_.clear();
-    proxy.captured_.insert(proxy.captured_.end(), bytes, bytes + take);
+    if (captured_bytes == 0) {  // this connection's first bytes: it becomes the capture
+      proxy.captured_.clear();
+      proxy.capture_owner_ = this;
+    }
     captured_bytes += take;
+    if (proxy.capture_owner_ != this) return;  // a newer connection took over
+    proxy.captured_.insert(proxy.captured_.end(), bytes, bytes + take);
   }
 
   void close() {
     if (closed) return;
     closed = true;
     std::error_code ignored;
+    // shutdown first: the far ends get their FIN (or RST) now, even if some
+    // other process holds a copy of the descriptor.
+    client.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    server.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     client.close(ignored);
     server.close(ignored);
     for (auto& pump : pumps) pump.timer->cancel();

@@ -74,6 +74,7 @@ class FaultProxy {
   std::atomic<std::int64_t> delay_low_ms_{0}, delay_high_ms_{0};
   mutable std::mutex captured_mutex_;
   std::vector<std::uint8_t> captured_;
+  const Connection* capture_owner_ = nullptr;  // compared only, never dereferenced
   std::atomic<bool> held_{false}, duplicate_{false}, cut_{false};
   std::atomic<std::uint64_t> connections_{0}, bytes_{0};
   std::thread thread_;

@@ -119,6 +119,9 @@ Daemon::Daemon(const std::filesystem::path& config, const std::filesystem::path&
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // Nothing else of ours: a node that inherited a test's sockets (a fault
+  // proxy's connections, say) would keep them open after the test closed them.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   std::vector<std::string> words = wrapper;
   words.insert(words.end(), {PLACEMESHD_PATH, "--config", config.string()});
   std::vector<char*> argv;
