@@ -1,7 +1,8 @@
 #include "tests/faults/campaign.hpp"
 
-#include <csignal>
+#include <atomic>
 #include <cstdio>
+#include <stdexcept>
 #include <thread>
 
 namespace placemesh::faults {
@@ -24,15 +25,16 @@ void add_into(Oracle& total, const Oracle& part, bool registers) {
   }
 }
 
-volatile std::sig_atomic_t interrupted = 0;
-
-void throw_if_interrupted() {
-  if (interrupted != 0) throw Interrupted{};
-}
+std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler sets it");
 
 }  // namespace
 
-void interrupt() { interrupted = 1; }
+void interrupt() { interrupted = true; }
+
+void throw_if_interrupted() {
+  if (interrupted) throw Interrupted{};
+}
 
 std::optional<double> await(const std::function<bool()>& check, milliseconds deadline) {
   const auto start = Clock::now();
@@ -109,10 +111,27 @@ std::optional<double> Campaign::converge(milliseconds deadline, const std::strin
       deadline);
 }
 
-void Campaign::pause_all() {
-  for (auto& [centre, writer] : writers_) writer->pause();
-  for (auto& filler : fillers_) filler->pause();
+namespace {
+
+// Waits for one writer to go idle, in slices so that Ctrl-C still works.
+void quiesce(Writer& writer, milliseconds deadline) {
+  const auto until = Clock::now() + deadline;
+  while (!writer.pause(milliseconds(50))) {
+    throw_if_interrupted();
+    if (Clock::now() > until)
+      throw std::runtime_error(writer.centre() + "'s writer still has an unanswered operation after " +
+                               std::to_string(deadline.count() / 1000) + " s: its node does not answer");
+  }
 }
+
+}  // namespace
+
+void Campaign::pause_all() {
+  for (auto& [centre, writer] : writers_) quiesce(*writer, timing_.converge);
+  for (auto& filler : fillers_) quiesce(*filler, timing_.converge);
+}
+
+void Campaign::pause(const std::string& centre) { quiesce(*writers_.at(centre), timing_.converge); }
 
 void Campaign::resume_all() {
   for (auto& [centre, writer] : writers_) writer->resume();
@@ -121,11 +140,10 @@ void Campaign::resume_all() {
 
 void Campaign::add_fillers(const std::string& centre, int count, double rate) {
   for (int i = 0; i < count; ++i) {
-    auto filler = std::make_unique<Writer>(centre + "-fill" + std::to_string(fillers_.size()), cluster_.pools_of(centre),
-                                           cluster_.url(centre), cluster_.operator_token(centre),
-                                           seed_ * 97 + static_cast<std::uint32_t>(fillers_.size()), rate);
-    filler->admissions_only();
-    fillers_.push_back(std::move(filler));
+    fillers_.push_back(std::make_unique<Writer>(centre + "-fill" + std::to_string(fillers_.size()),
+                                                cluster_.pools_of(centre), cluster_.url(centre),
+                                                cluster_.operator_token(centre),
+                                                seed_ * 97 + static_cast<std::uint32_t>(fillers_.size()), rate, true));
   }
 }
 
@@ -170,16 +188,26 @@ void Campaign::step(const std::string& fault, const std::function<void(StepResul
     throw;
   } catch (const std::exception& error) {
     result.failed.push_back(std::string("the step broke off: ") + error.what());
+    // Whatever the step left broken (a partition, a frozen or stopped node,
+    // a changed config) is undone, or the campaign cannot go on.
+    try {
+      cluster_.heal_everything();
+    } catch (const std::exception& again) {
+      results_.push_back(std::move(result));
+      throw std::runtime_error(std::string("could not heal after a broken step: ") + again.what());
+    }
   }
   // Healed: quiesce the writers, then every board must equal the oracle.
   const auto healed = Clock::now();
   pause_all();
   if (auto took = converge(timing_.converge)) {
     result.converged_ms = ms_since(healed);
+    for (auto& line : result.if_converged) result.held.push_back(std::move(line));
   } else {
     result.failed.push_back("boards still differ " + std::to_string(timing_.converge.count() / 1000) +
                             " s after healing: " + last_);
   }
+  result.if_converged.clear();
   std::vector<std::string> violations;
   for (auto& [centre, writer] : writers_) {
     auto stats = writer->take_stats();
@@ -198,6 +226,7 @@ void Campaign::step(const std::string& fault, const std::function<void(StepResul
   result.seconds = ms_since(start) / 1000;
   for (const auto& line : result.held) std::printf("    held: %s\n", line.c_str());
   for (const auto& line : result.failed) std::printf("    DID NOT HOLD: %s\n", line.c_str());
+  for (const auto& line : result.noted) std::printf("    noted: %s\n", line.c_str());
   if (result.converged_ms) std::printf("    converged %.0f ms after healing\n", *result.converged_ms);
   std::fflush(stdout);
   results_.push_back(std::move(result));

@@ -31,7 +31,13 @@ struct StepResult {
   std::string fault;
   std::vector<std::string> held;    // what was checked and held, with figures
   std::vector<std::string> failed;  // what was checked and did not hold
+  // What the final equality with the oracle shows for this step: reported
+  // as held only if the boards did converge.
+  std::vector<std::string> if_converged;
+  std::vector<std::string> noted;  // observations, not checks
   std::optional<double> converged_ms;
+  // Set by steps that wait for the oracle while their fault is still on.
+  std::optional<double> under_fault_ms;
   std::uint64_t acknowledged = 0, refused = 0, retried = 0, replays_checked = 0;
   double seconds = 0;
 
@@ -67,7 +73,10 @@ class Campaign {
   [[nodiscard]] std::optional<double> converge(milliseconds deadline, const std::string& only = "");
   [[nodiscard]] const std::string& last_differences() const { return last_; }
 
+  // Quiesces every writer (throws when one cannot finish its operation
+  // within the convergence deadline: its node is down for good).
   void pause_all();
+  void pause(const std::string& centre);
   void resume_all();
   Writer& writer(const std::string& centre) { return *writers_.at(centre); }
   // Extra writers (admissions only) for one centre, e.g. to fill its disk.
@@ -99,8 +108,9 @@ class Campaign {
 // failure, and the campaign unwinds to stop its nodes and remove its
 // namespaces.
 struct Interrupted {};
-// Async-signal-safe: only sets a flag.
+// Async-signal-safe: only sets a lock-free atomic flag.
 void interrupt();
+void throw_if_interrupted();
 
 // Polls `check` every 20 ms until it holds or the deadline passes; the time
 // it took, or nullopt.

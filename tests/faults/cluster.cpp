@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <stdexcept>
 
 #include "tools/http_client.hpp"
@@ -35,6 +36,7 @@ Cluster::Cluster(const std::filesystem::path& dir) : plan_(campaign_plan()) {
     node.advertised_port = proxy_port;
   }
   network_ = std::make_unique<tools::LocalNetwork>(dir, plan_);
+  for (const auto& node : plan_.nodes) configs_[node.name] = tools::read_file(network_->node(node.name).config);
   for (const auto& node : plan_.nodes) {
     // Made inside the node's namespace: the proxy's sockets and thread live there.
     test::Entered inside(spaces_->ns(node.name));
@@ -98,6 +100,24 @@ void Cluster::thaw(const std::string& node) { daemons_.at(node)->signal(SIGCONT)
 void Cluster::wipe(const std::string& node) {
   if (running(node)) throw std::runtime_error("wipe " + node + ": stop it first");
   std::filesystem::remove_all(network_->node(node).data_dir);
+}
+
+void Cluster::heal_everything() {
+  std::vector<std::string> every;
+  for (const auto& node : plan_.nodes) every.push_back(node.name);
+  spaces_->heal(every);
+  for (auto& [name, proxy] : proxies_) {
+    proxy->set_delay(std::chrono::milliseconds(0));
+    proxy->hold(false);
+    proxy->restore();
+  }
+  for (auto& [name, daemon] : daemons_) daemon->signal(SIGCONT);
+  if (running(spare_hq)) stop(spare_hq);
+  for (const auto& node : nodes_) {
+    if (running(node)) continue;
+    std::ofstream(network_->node(node).config, std::ios::trunc) << configs_.at(node);
+    start(node);
+  }
 }
 
 bool Cluster::running(const std::string& node) {

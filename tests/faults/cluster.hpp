@@ -64,6 +64,10 @@ class Cluster {
   void thaw(const std::string& node);
   void wipe(const std::string& node);  // removes its data directory; the node must be stopped
   [[nodiscard]] bool running(const std::string& node);
+  // Undoes whatever a broken step may have left: every nft rule flushed,
+  // every proxy back to plain relaying, every node thawed, the seven
+  // running again with their original configs, HQ2 stopped.
+  void heal_everything();
   void set_config(const std::string& node, const std::string& key, const std::string& value) {
     network_->set_config(node, key, value);
   }
@@ -91,6 +95,7 @@ class Cluster {
   std::unique_ptr<tools::LocalNetwork> network_;
   std::map<std::string, std::unique_ptr<tools::FaultProxy>> proxies_;
   std::map<std::string, std::unique_ptr<tools::Daemon>> daemons_;
+  std::map<std::string, std::string> configs_;  // as written, for heal_everything()
 };
 
 }  // namespace placemesh::faults

@@ -23,23 +23,24 @@ std::uint64_t mix(std::uint64_t& state) {
 }  // namespace
 
 Writer::Writer(std::string centre, std::vector<PoolSpec> pools, tools::Url url, std::string token, std::uint32_t seed,
-               double operations_per_second)
+               double operations_per_second, bool admissions_only)
     : centre_(std::move(centre)),
       pools_(std::move(pools)),
       url_(std::move(url)),
       token_(std::move(token)),
       period_(static_cast<std::int64_t>(1e6 / operations_per_second)),
-      seed_(seed) {
+      seed_(seed),
+      admissions_only_(admissions_only) {
   for (const auto& pool : pools_) oracle_[pool.id] = Figures{0, 0, pool.design};
   thread_ = std::thread([this] { run(); });
 }
 
 Writer::~Writer() { stop(std::chrono::milliseconds(0)); }
 
-void Writer::pause() {
+bool Writer::pause(std::chrono::milliseconds wait) {
   std::unique_lock lock(mutex_);
   pause_requested_ = true;
-  changed_.wait(lock, [&] { return idle_ || stopping_; });
+  return changed_.wait_for(lock, wait, [&] { return idle_ || stopping_; });
 }
 
 void Writer::resume() {
@@ -70,14 +71,9 @@ WriterStats Writer::take_stats() {
 
 Writer::Operation Writer::next() {
   const Oracle now = oracle();
-  bool admissions_only = false;
-  {
-    std::lock_guard lock(mutex_);
-    admissions_only = admissions_only_;
-  }
   const PoolSpec& pool = pools_[mix(seed_) % pools_.size()];
   const Figures& figures = now.at(pool.id);
-  const auto roll = admissions_only ? 0 : static_cast<int>(mix(seed_) % 100);
+  const auto roll = admissions_only_ ? 0 : static_cast<int>(mix(seed_) % 100);
   Operation op{pool.id, "admit", "", 1 + static_cast<std::int64_t>(mix(seed_) % 3), 0};
   if (roll >= 45 && roll < 75 && figures.occupied >= 2) {
     op.kind = "release";

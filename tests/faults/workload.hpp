@@ -55,21 +55,19 @@ struct WriterStats {
 
 class Writer {
  public:
+  // `admissions_only`: a filler beside the centre's own writer, which never
+  // blocks or sets capacity (its oracle's registers are not the pool's).
   Writer(std::string centre, std::vector<PoolSpec> pools, tools::Url url, std::string token, std::uint32_t seed,
-         double operations_per_second);
+         double operations_per_second, bool admissions_only = false);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  // Returns once no operation is in flight (so a node may be stopped
-  // cleanly without an unknown outcome); the writer then idles.
-  void pause();
+  // Asks the writer to idle; true once no operation is in flight (so a node
+  // may be stopped cleanly without an unknown outcome), false if one is
+  // still unanswered after `wait` (its node is down: ask again later).
+  [[nodiscard]] bool pause(std::chrono::milliseconds wait);
   void resume();
-  // From now on only admissions (a filler beside the centre's own writer).
-  void admissions_only() {
-    std::lock_guard lock(mutex_);
-    admissions_only_ = true;
-  }
   // Stops the thread; an operation still unanswered after `patience` is
   // counted as unknown.
   void stop(std::chrono::milliseconds patience);
@@ -108,7 +106,8 @@ class Writer {
   std::condition_variable changed_;
   Oracle oracle_;
   WriterStats stats_;
-  bool pause_requested_ = false, idle_ = false, stopping_ = false, admissions_only_ = false;
+  const bool admissions_only_;
+  bool pause_requested_ = false, idle_ = false, stopping_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
   std::thread thread_;
 };
