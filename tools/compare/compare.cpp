@@ -61,6 +61,7 @@ Round run_round(System& system, std::size_t writer_count, int operations) {
   }
   std::vector<std::vector<double>> latencies(centres.size());
   std::atomic<int> writing{static_cast<int>(centres.size())};
+  std::atomic<bool> failed{false};  // a writer's failure, reported by this thread after the join
   std::vector<std::thread> threads;
   std::vector<std::unique_ptr<Writer>> writers;
   for (std::size_t c = 0; c < centres.size(); ++c) writers.push_back(system.writer(c));
@@ -72,10 +73,13 @@ Round run_round(System& system, std::size_t writer_count, int operations) {
         const std::string& pool = pools[static_cast<std::size_t>(i) % pools.size()];
         const std::int64_t k = done[pool]++;
         const auto start = Clock::now();
-        if (!writers[c]->increment(pool, base->at(pool) + k + 1)) die(system.name() + ": an increment failed");
+        if (failed || !writers[c]->increment(pool, base->at(pool) + k + 1)) {
+          failed = true;
+          break;
+        }
         const auto end = Clock::now();
         latencies[c].push_back(micros(end - start));
-        acknowledged[pool][static_cast<std::size_t>(k)] = end;
+        acknowledged.at(pool)[static_cast<std::size_t>(k)] = end;  // .at(): the map is shared, never changed
       }
       --writing;
     });
@@ -89,7 +93,11 @@ Round run_round(System& system, std::size_t writer_count, int operations) {
     const auto start = Clock::now();
     const auto board = reader->read();
     const auto at = Clock::now();
-    if (!board) die(system.name() + ": HQ's read failed");
+    if (failed) break;
+    if (!board) {
+      failed = true;
+      break;
+    }
     round.read_us.push_back(micros(at - start));
     complete = writing == 0;
     for (const auto& [pool, count] : target) {
@@ -98,9 +106,13 @@ Round run_round(System& system, std::size_t writer_count, int operations) {
       while (static_cast<std::int64_t>(times.size()) < now) times.push_back(at);
       complete = complete && static_cast<std::int64_t>(times.size()) == count;
     }
-    if (at > give_up) die(system.name() + ": HQ did not see every increment within 60 s");
+    if (at > give_up) {
+      failed = true;
+      break;
+    }
   }
   for (auto& thread : threads) thread.join();
+  if (failed) die(system.name() + ": an increment or an HQ read failed, or HQ did not see every increment within 60 s");
   for (const auto& part : latencies) round.write_us.insert(round.write_us.end(), part.begin(), part.end());
   for (const auto& [pool, times] : seen)
     for (std::size_t k = 0; k < times.size(); ++k) {

@@ -51,6 +51,7 @@ Process::Process(std::vector<std::string> argv, const std::filesystem::path& log
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);  // none of our sockets
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
@@ -80,8 +81,10 @@ Process::~Process() {
 void Process::signal(int number) {
   if (exited_) return;
   ::kill(-pid_, number);
-  // Children that left the group (PostgreSQL's backends call setsid()) get it too.
-  for (const pid_t child : bench::descendants(pid_)) ::kill(child, number);
+  // A freeze must reach children that left the group (PostgreSQL's backends
+  // call setsid()); a stop goes to the group only, as the server expects.
+  if (number == SIGSTOP || number == SIGCONT)
+    for (const pid_t child : bench::descendants(pid_)) ::kill(child, number);
 }
 
 bool Process::running() {
@@ -139,8 +142,9 @@ EtcdCluster::EtcdCluster(const std::filesystem::path& dir) {
         std::chrono::seconds(30), "etcd member m" + std::to_string(i) + " did not become healthy; see " + dir.string());
 }
 
-PostgresServer::PostgresServer(const std::filesystem::path& dir, std::uint16_t port) : port_(port) {
-  const auto bin = postgres_bin();
+PostgresServer::PostgresServer(const std::filesystem::path& dir, std::uint16_t port)
+    : port_(port), bin_(postgres_bin()) {
+  const auto& bin = bin_;
   std::filesystem::create_directories(dir);
   // PostgreSQL refuses to run as root: as root, run it as the postgres user.
   std::vector<std::string> as_user;
@@ -170,6 +174,8 @@ PostgresServer::PostgresServer(const std::filesystem::path& dir, std::uint16_t p
   await_ready([&] { return PQping(conninfo().c_str()) == PQPING_OK; }, std::chrono::seconds(30),
               "postgres did not start; see " + (dir / "postgres.log").string());
 }
+
+std::string PostgresServer::postgres_binary() const { return (bin_ / "postgres").string(); }
 
 std::string PostgresServer::conninfo() const {
   return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=postgres connect_timeout=5";

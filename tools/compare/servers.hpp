@@ -67,10 +67,12 @@ class PostgresServer {
   [[nodiscard]] std::uint16_t port() const { return port_; }
   // A libpq connection string for the server's superuser.
   [[nodiscard]] std::string conninfo() const;
+  [[nodiscard]] std::string postgres_binary() const;
   void signal(int number) { process_->signal(number); }
 
  private:
   std::uint16_t port_;
+  std::filesystem::path bin_;
   std::unique_ptr<Process> process_;
 };
 

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "tools/bench_common.hpp"
@@ -29,6 +31,26 @@ using std::chrono::milliseconds;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// A cut-off lasts the same for every system: the whole deadline.
+void hold_until(Clock::time_point until) { std::this_thread::sleep_until(until); }
+
+// "3.4.23" from the first line `command` prints, or "" when it prints none.
+std::string version_of(const std::string& command) {
+  std::string line;
+  if (FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r")) {
+    char buffer[256];
+    if (std::fgets(buffer, sizeof buffer, pipe) != nullptr) line = buffer;
+    ::pclose(pipe);
+  }
+  std::smatch found;
+  return std::regex_search(line, found, std::regex(R"([0-9]+\.[0-9]+(\.[0-9]+)?)")) ? found.str() : std::string();
+}
+
+std::string named(const std::string& name, const std::string& command) {
+  const std::string version = version_of(command);
+  return version.empty() ? name : name + " " + version;
 }
 
 std::string base64(std::string_view text) {
@@ -136,6 +158,7 @@ class PlacemeshSystem final : public System {
     result.said = outcome.response ? std::to_string(outcome.response->status) + " (acknowledged once durable on " +
                                          centre + "'s own disk)"
                                    : outcome.failure.message;
+    hold_until(start + deadline);  // the others stay frozen as long as for every system
     for (const auto& node : mesh_.names())
       if (node != centre) mesh_.signal(node, SIGCONT);
     const auto thawed = Clock::now();
@@ -193,8 +216,8 @@ class EtcdReader final : public Reader {
 
 class EtcdSystem final : public System {
  public:
-  explicit EtcdSystem(const std::filesystem::path& dir) : cluster_(dir) {}
-  std::string name() const override { return "etcd 3.4"; }
+  explicit EtcdSystem(const std::filesystem::path& dir) : cluster_(dir), name_(named("etcd", "etcd --version")) {}
+  std::string name() const override { return name_; }
   std::string setup() const override {
     return "3 members (Raft; each fsyncs its WAL); writer i talks to member i mod 3 and puts its pool's new total, "
            "HQ reads a range from member 0";
@@ -221,6 +244,7 @@ class EtcdSystem final : public System {
     result.said = outcome.response ? std::to_string(outcome.response->status) + " " + outcome.response->body
                                    : outcome.failure.message + " (member m" + std::to_string(own) +
                                          " cannot reach a majority)";
+    hold_until(start + deadline);
     for (int member = 0; member < EtcdCluster::members; ++member)
       if (member != own) cluster_.signal(member, SIGCONT);
     return result;
@@ -228,6 +252,7 @@ class EtcdSystem final : public System {
 
  private:
   EtcdCluster cluster_;
+  std::string name_;
 };
 
 // ---- Redis -------------------------------------------------------------------
@@ -335,8 +360,9 @@ class RedisReader final : public Reader {
 
 class RedisSystem final : public System {
  public:
-  explicit RedisSystem(const std::filesystem::path& dir) : server_(dir, tools::free_port()) {}
-  std::string name() const override { return "Redis 7"; }
+  explicit RedisSystem(const std::filesystem::path& dir)
+      : server_(dir, tools::free_port()), name_(named("Redis", "redis-server --version")) {}
+  std::string name() const override { return name_; }
   std::string setup() const override {
     return "1 server, appendonly yes, appendfsync always; INCR per pool, HQ reads MGET";
   }
@@ -351,12 +377,14 @@ class RedisSystem final : public System {
     result.recorded = client.command({"INCR", "pools/" + pool}).has_value();
     result.answer_ms = ms_since(start);
     result.said = result.recorded ? "acknowledged" : "no answer (the primary is out of reach)";
+    hold_until(start + deadline);
     server_.signal(SIGCONT);
     return result;
   }
 
  private:
   RedisServer server_;
+  std::string name_;
 };
 
 // ---- PostgreSQL --------------------------------------------------------------
@@ -425,12 +453,13 @@ class PostgresReader final : public Reader {
 
 class PostgresSystem final : public System {
  public:
-  explicit PostgresSystem(const std::filesystem::path& dir) : server_(dir, tools::free_port()) {
+  explicit PostgresSystem(const std::filesystem::path& dir)
+      : server_(dir, tools::free_port()), name_(named("PostgreSQL", server_.postgres_binary() + " --version")) {
     PgConnection setup(server_.conninfo());
     setup.must("CREATE TABLE pools (id text PRIMARY KEY, occupied bigint NOT NULL)");
     for (const auto& pool : every_pool()) setup.must("INSERT INTO pools VALUES ('" + pool + "', 0)");
   }
-  std::string name() const override { return "PostgreSQL 15"; }
+  std::string name() const override { return name_; }
   std::string setup() const override {
     return "1 server, synchronous_commit on, fsync on; UPDATE … SET occupied = occupied + 1 per transaction, HQ "
            "reads SELECT";
@@ -466,12 +495,14 @@ class PostgresSystem final : public System {
     }
     result.answer_ms = ms_since(start);
     result.said = answered ? (result.recorded ? "acknowledged" : "refused") : "no answer (the primary is out of reach)";
+    hold_until(start + deadline);
     server_.signal(SIGCONT);
     return result;
   }
 
  private:
   PostgresServer server_;
+  std::string name_;
 };
 
 }  // namespace
