@@ -249,7 +249,7 @@ void Gossip::tick() {
   // tick() runs at least every sync interval; one that comes later than the
   // silence limit means this node itself was stalled. Its peers have closed
   // its links meanwhile, and the bytes still in its sockets are old: close
-  // every link and redial without backoff.
+  // every link and redial at the shortest backoff.
   const bool stalled = last_tick_ms_ && now - *last_tick_ms_ > settings_.silence_max_ms;
   const std::int64_t stalled_ms = last_tick_ms_ ? now - *last_tick_ms_ : 0;
   last_tick_ms_ = now;

@@ -22,10 +22,11 @@
 //     refused answer is not asked for again until the next interval);
 //   - a link that received nothing for `silence_max_ms` is closed (a
 //     half-open connection after a partition) and redialled;
-//   - a node that was itself stalled longer than that (SIGSTOP, a suspended
-//     VM: tick() came that late) closes every link at once and redials now:
-//     its peers have closed them already, and what its sockets still deliver
-//     is old, so it would otherwise look like fresh contact;
+//   - a node that was itself stalled longer than that (SIGSTOP, a blocked
+//     io thread: tick() came that late) closes every link at once and
+//     redials the peers it dials at the shortest backoff: its peers have
+//     closed them already, and what its sockets still deliver is old, so it
+//     would otherwise look like fresh contact;
 //   - one link per pair: the node whose key sorts first dials, with capped
 //     exponential backoff and ±25 % jitter, reset by the first message;
 //   - per peer: records and messages each way, lag per origin (seqs and how

@@ -72,6 +72,15 @@ TEST_CASE("gossip: links whose peers talk every interval stay up") {
   CHECK(pair.transport.closed.empty());
 }
 
+TEST_CASE("gossip: a tick exactly at the silence limit is not a stall; one millisecond later is") {
+  Pair pair;
+  pair.talk_and_tick(1'000);
+  pair.talk_and_tick(1'000 + Pair::settings().silence_max_ms);
+  CHECK(pair.transport.closed.empty());
+  pair.talk_and_tick(1'000 + 2 * Pair::settings().silence_max_ms + 1);
+  CHECK(pair.transport.closed.size() == 2);
+}
+
 TEST_CASE("gossip: a node stalled past the silence limit closes every link and redials at once") {
   Pair pair;
   pair.talk_and_tick(1'000);
