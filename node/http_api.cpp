@@ -430,7 +430,19 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Conf
 
 HttpApi::HttpApi(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-HttpApi::~HttpApi() { close(); }
+HttpApi::~HttpApi() {
+  close();
+  // RESTinio's connection limiter lives in the server, and every connection
+  // holds a raw pointer to it, used when the connection is destroyed. A
+  // keep-alive connection still waiting for a request when the node stops
+  // is destroyed only by the io_context's destructor (found by the fault
+  // campaign under ASan: a heap-use-after-free at every stop with clients
+  // connected). asio's destructor destroys abandoned socket operations
+  // before the handlers still queued, so the server is queued there and
+  // goes last. placemeshd has stopped the io_context before this runs, so
+  // the handler never runs early.
+  if (impl_ && impl_->server) asio::post(impl_->io, [server = std::shared_ptr<Server>(std::move(impl_->server))] {});
+}
 
 void HttpApi::close() {
   if (impl_) {
@@ -441,11 +453,10 @@ void HttpApi::close() {
   }
   if (impl_ && impl_->server) {
     try {
-      impl_->server->close_sync();
+      impl_->server->close_sync();  // stops accepting; a no-op the second time
     } catch (const std::exception& error) {
       spdlog::warn("closing the API: {}", error.what());
     }
-    impl_->server.reset();
   }
 }
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <fstream>
@@ -267,6 +268,48 @@ TEST_CASE("api: /metrics is valid Prometheus text with the store, operations and
   CHECK(cib.metric(R"(placemesh_store_commit_seconds_bucket{le="+Inf"})") >= commits);
   CHECK(cib.metric("placemesh_store_commit_seconds_count") >= commits);
   CHECK(cib.metric("placemesh_store_used_bytes") > 0.0);
+}
+
+// A regression test: the fault campaign's writers keep their connections
+// open, and under ASan every such stop was a heap-use-after-free in
+// RESTinio's connection limiter (the server was freed before the
+// connections still waiting in the io_context).
+TEST_CASE("api: a node stopped while clients hold keep-alive connections exits cleanly") {
+  TestNetwork network("keepalive");
+  RunningNode cim(network, "CIM");
+  std::vector<std::unique_ptr<tools::HttpClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<tools::HttpClient>(cim.info().url(), std::chrono::seconds(5)));
+    const auto outcome = clients.back()->request("GET", "/v1/board", "", network.token("viewer"));
+    REQUIRE(outcome.response.has_value());
+    REQUIRE(outcome.response->status == 200);
+  }
+  // Admissions in flight when the signal comes, so the node drains a while
+  // with its API closed, as it did in the campaign.
+  std::atomic<bool> writing{true};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w)
+    writers.emplace_back([&, w] {
+      tools::HttpClient client(cim.info().url(), std::chrono::seconds(5));
+      for (int i = 0; writing; ++i)
+        if (!client.request("POST", "/v1/pools/CIM/men/admit",
+                            R"({"op_id":"k-)" + std::to_string(w) + "-" + std::to_string(i) + R"("})",
+                            network.token("cim"))
+                 .response)
+          break;
+    });
+  REQUIRE(eventually([&] { return cim.occupied("CIM", "men") >= 30; }));
+  cim.daemon().signal(SIGTERM);
+  const auto status = cim.daemon().wait_exit(deadline);
+  writing = false;
+  for (auto& writer : writers) writer.join();
+  REQUIRE(status.has_value());
+  const auto log = read_file(network.dir() / "CIM.log");
+  INFO(log);
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+  CHECK(log.find("stopped cleanly") != std::string::npos);
+  CHECK(log.find("AddressSanitizer") == std::string::npos);
 }
 
 TEST_CASE("api: data, op_ids and the audit log survive a clean restart") {
