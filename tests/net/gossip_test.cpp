@@ -72,7 +72,7 @@ TEST_CASE("gossip: links whose peers talk every interval stay up") {
   CHECK(pair.transport.closed.empty());
 }
 
-TEST_CASE("gossip: a tick exactly at the silence limit is not a stall; one millisecond later is") {
+TEST_CASE("gossip: a tick exactly at the silence limit is not a stall, one millisecond later is") {
   Pair pair;
   pair.talk_and_tick(1'000);
   pair.talk_and_tick(1'000 + Pair::settings().silence_max_ms);

@@ -81,7 +81,7 @@ TEST_CASE("link_codec: truncated, bit-flipped, misaligned and oversize input is 
   CHECK_FALSE(decode_link_message(Bytes((1 << 20) + 8, 0)).ok());
 }
 
-TEST_CASE("link_codec: records, digests and deltas carry records intact; a bad record fails the message") {
+TEST_CASE("link_codec: records, digests and deltas carry records intact, and a bad record fails the message") {
   Record record{Origin{PublicKey{}, 9}, 4, Hlc{1'795'000'000'000, 1}, Key{Field::heartbeat, "", ""}, Heartbeat{}, {}};
   record.origin.key.fill(7);
   record.signature.fill(3);

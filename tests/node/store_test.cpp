@@ -114,7 +114,7 @@ TEST_CASE("store: records, knowledge, seq and HLC come back after reopening") {
   CHECK(store->audit_lines().value() == std::vector<std::string>{"operator-cim admit CIM/men 1 ok"});
 }
 
-TEST_CASE("store: a full map makes the store read-only with an error naming the fix; reads keep working") {
+TEST_CASE("store: a full map makes the store read-only with an error naming the fix, and reads keep working") {
   TempDir dir;
   auto store = open_store(dir, 1, 77, std::size_t{256} << 10);  // 256 KiB
   Writer writer(store->origin());
