@@ -1,6 +1,7 @@
 #include "tests/faults/cluster.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <stdexcept>
@@ -85,7 +86,12 @@ void Cluster::stop(const std::string& node) {
   auto& daemon = *daemons_.at(node);
   daemon.signal(SIGCONT);  // a frozen node must be able to drain
   daemon.signal(SIGTERM);
-  if (!daemon.wait_exit(node_deadline)) throw std::runtime_error(node + " did not stop within 30 s of SIGTERM");
+  const auto status = daemon.wait_exit(node_deadline);
+  if (!status) throw std::runtime_error(node + " did not stop within 30 s of SIGTERM");
+  // A clean stop is exit 0; anything else (a sanitizer's abort, say) is a bug.
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
+    throw std::runtime_error(node + " did not stop cleanly on SIGTERM (wait status " + std::to_string(*status) +
+                             "); see " + log(node).string());
 }
 
 void Cluster::kill(const std::string& node) {
