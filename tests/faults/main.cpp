@@ -68,6 +68,17 @@ int links_down_to(Cluster& cluster, const std::string& node, const std::vector<s
   return down;
 }
 
+// With the fault still on: the writers pause, and the boards must equal
+// the oracle all the same.
+void converge_under_fault(Campaign& c, StepResult& r, const std::string& how) {
+  c.pause_all();
+  const auto under = c.converge(c.timing().converge);
+  r.under_fault_ms = under;
+  r.check(under.has_value(),
+          "the boards equalled the oracle " + how + ", " + seconds_text(under.value_or(0)) + " after the writers paused",
+          "no convergence " + how + ": " + c.last_differences());
+}
+
 // How far ahead of HQ's clock HQ's board puts `centre`'s as-of, in hours.
 std::optional<double> as_of_ahead_hours(Cluster& cluster, const std::string& centre) {
   const auto board = cluster.board("HQ");
@@ -173,13 +184,7 @@ void run_schedule(Campaign& c) {
   c.step("20% packet loss on every gossip link, both ways (nft numgen random mod 100 < 20 drop)", [&](StepResult& r) {
     cluster.spaces().loss(everyone, proxy_port, 20);
     Campaign::hold(fault);
-    c.pause_all();
-    const auto under = c.converge(timing.converge);
-    r.under_fault_ms = under;
-    r.check(under.has_value(),
-            "the boards equalled the oracle under the loss, " + seconds_text(under.value_or(0)) +
-                " after the writers paused",
-            "no convergence under 20% loss: " + c.last_differences());
+    converge_under_fault(c, r, "under the loss");
     cluster.spaces().heal(everyone);
   });
 
@@ -188,13 +193,7 @@ void run_schedule(Campaign& c) {
          [&](StepResult& r) {
            for (const auto& node : everyone) cluster.proxy(node).set_delay(milliseconds(50), milliseconds(150));
            Campaign::hold(fault);
-           c.pause_all();
-           const auto under = c.converge(timing.converge);
-           r.under_fault_ms = under;
-           r.check(under.has_value(),
-                   "the boards equalled the oracle with the delay on, " + seconds_text(under.value_or(0)) +
-                       " after the writers paused",
-                   "no convergence with 100 ms delay: " + c.last_differences());
+           converge_under_fault(c, r, "with the delay on");
            for (const auto& node : everyone) cluster.proxy(node).set_delay(milliseconds(0));
          });
 
