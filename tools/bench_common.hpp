@@ -1,6 +1,7 @@
 #pragma once
 // What the benchmarks share: percentiles, a plain keep-alive HTTP client (the
 // same client cost for every system measured) and the machine line.
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -44,13 +46,16 @@ inline double median(std::vector<double> values) { return percentile(std::move(v
   std::exit(1);
 }
 
-inline int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// A blocking TCP connection to an IPv4 address (TCP_NODELAY); -1 when it
+// cannot be made.
+inline int connect_tcp(const std::string& host, std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+  if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     ::close(fd);
     return -1;
   }
@@ -59,13 +64,19 @@ inline int connect_loopback(std::uint16_t port) {
   return fd;
 }
 
-inline bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+inline int connect_loopback(std::uint16_t port) { return connect_tcp("127.0.0.1", port); }
+
+inline bool send_all(int fd, std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    const auto n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
   }
   return true;
+}
+
+inline bool send_all(int fd, std::string_view data) {
+  return send_all(fd, std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
 }
 
 // A blocking keep-alive HTTP client, as plain as LineClient, so the client

@@ -1,8 +1,5 @@
 #include "tests/faults/hostile.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,38 +11,13 @@
 
 #include "crdt/limits.hpp"
 #include "net/secure_channel.hpp"
+#include "tools/bench_common.hpp"
 
 namespace placemesh::faults {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int dial(const Endpoint& to) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(to.port);
-  if (::inet_pton(AF_INET, to.host.c_str(), &address.sin_addr) != 1 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
-bool send_all(int fd, const std::uint8_t* data, std::size_t size) {
-  while (size > 0) {
-    const auto n = ::send(fd, data, size, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 // Reads until the peer closes or the deadline passes; what arrived goes to
 // `received` (if given).
@@ -78,11 +50,11 @@ std::vector<std::uint8_t> random_bytes(std::size_t count, std::uint64_t seed) {
 
 Exchange send_bytes(const Endpoint& to, const std::vector<std::uint8_t>& bytes, std::chrono::milliseconds deadline) {
   Exchange exchange;
-  const int fd = dial(to);
+  const int fd = bench::connect_tcp(to.host, to.port);
   if (fd < 0) return exchange;
   exchange.connected = true;
   // The node may close before taking everything: that is a refusal too.
-  (void)send_all(fd, bytes.data(), bytes.size());
+  (void)bench::send_all(fd, bytes);
   (void)wait_closed(fd, Clock::now() + deadline, exchange);
   ::close(fd);
   return exchange;
@@ -92,7 +64,7 @@ Exchange handshake_as(const Endpoint& to, const std::string& network, const Secr
                       AfterHandshake after, std::chrono::milliseconds deadline) {
   Exchange exchange;
   const auto until = Clock::now() + deadline;
-  const int fd = dial(to);
+  const int fd = bench::connect_tcp(to.host, to.port);
   if (fd < 0) return exchange;
   exchange.connected = true;
   net::Handshake handshake(
@@ -100,12 +72,12 @@ Exchange handshake_as(const Endpoint& to, const std::string& network, const Secr
       [&](const PublicKey& key) { return key == node_key ? net::KeyStatus::member : net::KeyStatus::unknown; },
       node_key);
   bool done = false;
-  if (send_all(fd, handshake.hello().data(), handshake.hello().size())) {
+  if (bench::send_all(fd, handshake.hello())) {
     while (!done) {
       std::vector<std::uint8_t> received;
       if (wait_closed(fd, until, exchange, &received) || received.empty()) break;
       auto progress = handshake.receive(received);
-      if (!progress.to_send.empty()) (void)send_all(fd, progress.to_send.data(), progress.to_send.size());
+      if (!progress.to_send.empty()) (void)bench::send_all(fd, progress.to_send);
       if (progress.failed) {
         exchange.note = "we refused the node: " + std::string(net::reject_name(*progress.failed));
         break;
@@ -126,7 +98,7 @@ Exchange handshake_as(const Endpoint& to, const std::string& network, const Secr
       frame = channel->seal(message);
       frame[frame.size() / 2] ^= 0x01;
     }
-    if (!frame.empty()) (void)send_all(fd, frame.data(), frame.size());
+    if (!frame.empty()) (void)bench::send_all(fd, frame);
   }
   if (!exchange.closed_by_peer) (void)wait_closed(fd, until, exchange);
   ::close(fd);
@@ -144,10 +116,10 @@ struct SlowClients::State {
 SlowClients::SlowClients(const Endpoint& api, int idle, int slow) : state_(std::make_unique<State>()) {
   static const std::string request_line = "GET /v1/board HTTP/1.1\r\nHost: slow\r\nX-Slow: ";
   for (int i = 0; i < idle + slow; ++i) {
-    const int fd = dial(api);
+    const int fd = bench::connect_tcp(api.host, api.port);
     if (fd < 0) continue;
     const bool is_slow = i >= idle;
-    if (is_slow) (void)send_all(fd, reinterpret_cast<const std::uint8_t*>(request_line.data()), request_line.size());
+    if (is_slow) (void)bench::send_all(fd, request_line);
     state_->fds.push_back(fd);
     state_->slow.push_back(is_slow);
     state_->closed.push_back(false);
@@ -159,7 +131,7 @@ SlowClients::SlowClients(const Endpoint& api, int idle, int slow) : state_(std::
         for (std::size_t i = 0; i < state->fds.size(); ++i) {
           if (state->closed[i]) continue;
           const std::uint8_t byte = 'a';
-          if (state->slow[i] && !send_all(state->fds[i], &byte, 1)) state->closed[i] = true;
+          if (state->slow[i] && !bench::send_all(state->fds[i], std::span(&byte, 1))) state->closed[i] = true;
         }
       }
       for (int tick = 0; tick < 10 && !state->stop; ++tick)
