@@ -152,12 +152,7 @@ WriterStats Campaign::remove_fillers() {
   for (auto& filler : fillers_) {
     filler->stop(timing_.converge);
     retired_.push_back(filler->oracle());
-    auto stats = filler->take_stats();
-    total.acknowledged += stats.acknowledged;
-    total.refused += stats.refused;
-    total.store_full += stats.store_full;
-    total.unknown += stats.unknown;
-    for (auto& violation : stats.violations) total.violations.push_back(std::move(violation));
+    total.add(filler->take_stats());
   }
   fillers_.clear();
   return total;
@@ -179,7 +174,6 @@ void Campaign::step(const std::string& fault, const std::function<void(StepResul
   StepResult result;
   result.number = number;
   result.fault = fault;
-  const auto start = Clock::now();
   for (auto& [centre, writer] : writers_) (void)writer->take_stats();
   resume_all();
   try {
@@ -200,7 +194,7 @@ void Campaign::step(const std::string& fault, const std::function<void(StepResul
   // Healed: quiesce the writers, then every board must equal the oracle.
   const auto healed = Clock::now();
   pause_all();
-  if (auto took = converge(timing_.converge)) {
+  if (converge(timing_.converge)) {
     result.converged_ms = ms_since(healed);
     for (auto& line : result.if_converged) result.held.push_back(std::move(line));
   } else {
@@ -208,22 +202,20 @@ void Campaign::step(const std::string& fault, const std::function<void(StepResul
                             " s after healing: " + last_);
   }
   result.if_converged.clear();
-  std::vector<std::string> violations;
+  WriterStats stats;
   for (auto& [centre, writer] : writers_) {
-    auto stats = writer->take_stats();
-    result.acknowledged += stats.acknowledged;
-    result.refused += stats.refused;
-    result.retried += stats.retried;
-    result.replays_checked += stats.replays_checked;
-    if (stats.unknown > 0) violations.push_back(centre + ": " + std::to_string(stats.unknown) + " operations unanswered");
-    for (auto& violation : stats.violations) violations.push_back(std::move(violation));
+    auto part = writer->take_stats();
+    if (part.unknown > 0) part.violations.push_back(centre + ": " + std::to_string(part.unknown) + " operations unanswered");
+    stats.add(std::move(part));
   }
-  if (!violations.empty()) {
+  result.acknowledged += stats.acknowledged;
+  result.retried += stats.retried;
+  result.replays_checked += stats.replays_checked;
+  if (!stats.violations.empty()) {
     std::string text;
-    for (std::size_t i = 0; i < violations.size() && i < 5; ++i) text += violations[i] + "; ";
-    result.failed.push_back(std::to_string(violations.size()) + " wrong answers: " + text);
+    for (std::size_t i = 0; i < stats.violations.size() && i < 5; ++i) text += stats.violations[i] + "; ";
+    result.failed.push_back(std::to_string(stats.violations.size()) + " wrong answers: " + text);
   }
-  result.seconds = ms_since(start) / 1000;
   for (const auto& line : result.held) std::printf("    held: %s\n", line.c_str());
   for (const auto& line : result.failed) std::printf("    DID NOT HOLD: %s\n", line.c_str());
   for (const auto& line : result.noted) std::printf("    noted: %s\n", line.c_str());

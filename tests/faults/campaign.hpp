@@ -1,5 +1,5 @@
 #pragma once
-// The fault campaign's frame (tests/faults/README in docs/reliability.md):
+// The fault campaign's frame (its report: docs/reliability.md):
 // the cluster, one writer per centre, the checker, and a step runner that
 // records what held for the report.
 //
@@ -38,8 +38,7 @@ struct StepResult {
   std::optional<double> converged_ms;
   // Set by steps that wait for the oracle while their fault is still on.
   std::optional<double> under_fault_ms;
-  std::uint64_t acknowledged = 0, refused = 0, retried = 0, replays_checked = 0;
-  double seconds = 0;
+  std::uint64_t acknowledged = 0, retried = 0, replays_checked = 0;
 
   void check(bool ok, const std::string& what, const std::string& otherwise) {
     (ok ? held : failed).push_back(ok ? what : otherwise);

@@ -121,9 +121,17 @@ void Cluster::heal_everything() {
   if (running(spare_hq)) stop(spare_hq);
   for (const auto& node : nodes_) {
     if (running(node)) continue;
-    std::ofstream(network_->node(node).config, std::ios::trunc) << configs_.at(node);
+    restore_config(node);
     start(node);
   }
+}
+
+void Cluster::append_config(const std::string& node, const std::string& toml) {
+  std::ofstream(network_->node(node).config, std::ios::app) << "\n" << toml;
+}
+
+void Cluster::restore_config(const std::string& node) {
+  std::ofstream(network_->node(node).config, std::ios::trunc) << configs_.at(node);
 }
 
 bool Cluster::running(const std::string& node) {
@@ -148,6 +156,14 @@ std::string Cluster::link_state(const std::string& node, const std::string& peer
   for (const auto& entry : (*status)["peers"])
     if (entry["name"] == peer) return entry["state"].get<std::string>();
   return "missing";
+}
+
+int Cluster::links_up(const std::string& node) const {
+  const auto status = get(node, "/v1/status");
+  if (!status) return -1;
+  int up = 0;
+  for (const auto& peer : (*status)["peers"]) up += peer["state"] == "up" ? 1 : 0;
+  return up;
 }
 
 std::uint64_t Cluster::rejections(const std::string& reason) const {

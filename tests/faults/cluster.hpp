@@ -68,15 +68,18 @@ class Cluster {
   // every proxy back to plain relaying, every node thawed, the seven
   // running again with their original configs, HQ2 stopped.
   void heal_everything();
-  void set_config(const std::string& node, const std::string& key, const std::string& value) {
-    network_->set_config(node, key, value);
-  }
+  // Appends TOML to a node's config (it takes effect at its next start);
+  // restore_config puts back the config as written.
+  void append_config(const std::string& node, const std::string& toml);
+  void restore_config(const std::string& node);
 
   // GET with the admin token; nullopt when the node does not answer 200.
   [[nodiscard]] std::optional<nlohmann::json> get(const std::string& node, const std::string& path) const;
   [[nodiscard]] std::optional<nlohmann::json> board(const std::string& node) const;
   // The state of `peer`'s link as `node` reports it ("up", "waiting", …).
   [[nodiscard]] std::string link_state(const std::string& node, const std::string& peer) const;
+  // How many of `node`'s links are up (-1 when it does not answer).
+  [[nodiscard]] int links_up(const std::string& node) const;
   // A rejection count (net/PROTOCOL.md §6) summed over the seven nodes.
   [[nodiscard]] std::uint64_t rejections(const std::string& reason) const;
 

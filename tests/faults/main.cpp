@@ -49,17 +49,13 @@ Endpoint gossip_of(Cluster& cluster, const std::string& node) {
   return {cluster.spaces().address(node), gossip_port};
 }
 
-PublicKey public_key_of(Cluster& cluster, const std::string& node) {
-  auto key = load_key_file(cluster.key_file(node));
-  if (!key) throw std::runtime_error(key.error().message());
-  return key.value()->public_key();
-}
-
 std::unique_ptr<SecretKey> secret_key_of(Cluster& cluster, const std::string& node) {
   auto key = load_key_file(cluster.key_file(node));
   if (!key) throw std::runtime_error(key.error().message());
   return std::move(key).value();
 }
+
+PublicKey public_key_of(Cluster& cluster, const std::string& node) { return secret_key_of(cluster, node)->public_key(); }
 
 // Peers of `node` whose link to it is not up, out of `peers`.
 int links_down_to(Cluster& cluster, const std::string& node, const std::vector<std::string>& peers) {
@@ -79,25 +75,31 @@ void converge_under_fault(Campaign& c, StepResult& r, const std::string& how) {
           "no convergence " + how + ": " + c.last_differences());
 }
 
+// `centre`'s entry on HQ's board, with the board's generated_at copied in.
+std::optional<nlohmann::json> seen_from_hq(Cluster& cluster, const std::string& centre) {
+  const auto board = cluster.board("HQ");
+  if (board)
+    for (auto entry : (*board)["centres"])
+      if (entry["centre"] == centre) {
+        entry["generated_at"] = (*board)["generated_at"];
+        return entry;
+      }
+  return std::nullopt;
+}
+
 // How far ahead of HQ's clock HQ's board puts `centre`'s as-of, in hours.
 std::optional<double> as_of_ahead_hours(Cluster& cluster, const std::string& centre) {
-  const auto board = cluster.board("HQ");
-  if (!board) return std::nullopt;
-  for (const auto& entry : (*board)["centres"])
-    if (entry["centre"] == centre && entry["as_of"].is_number())
-      return static_cast<double>(entry["as_of"].get<std::int64_t>() - (*board)["generated_at"].get<std::int64_t>()) /
-             3'600'000;
-  return std::nullopt;
+  const auto entry = seen_from_hq(cluster, centre);
+  if (!entry || !(*entry)["as_of"].is_number()) return std::nullopt;
+  return static_cast<double>((*entry)["as_of"].get<std::int64_t>() - (*entry)["generated_at"].get<std::int64_t>()) /
+         3'600'000;
 }
 
 // HQ's last-heard age for `centre`, in ms.
 std::optional<double> last_heard_age_ms(Cluster& cluster, const std::string& centre) {
-  const auto board = cluster.board("HQ");
-  if (!board) return std::nullopt;
-  for (const auto& entry : (*board)["centres"])
-    if (entry["centre"] == centre && entry["last_heard_age_ms"].is_number())
-      return entry["last_heard_age_ms"].get<double>();
-  return std::nullopt;
+  const auto entry = seen_from_hq(cluster, centre);
+  if (!entry || !(*entry)["last_heard_age_ms"].is_number()) return std::nullopt;
+  return (*entry)["last_heard_age_ms"].get<double>();
 }
 
 // The roster with `node` removed and its key revoked, one version up, signed.
@@ -257,11 +259,9 @@ void run_schedule(Campaign& c) {
   });
 
   c.step("disk full at CIM (LMDB map of 1 MiB: store.map_size_mb = 1), then restarted with room", [&](StepResult& r) {
-    const auto config = cluster.dir() / "CIM.toml";
-    const std::string original = tools::read_file(config);
     c.pause("CIM");
     cluster.stop("CIM");
-    std::ofstream(config, std::ios::app) << "\n[store]\nmap_size_mb = 1\n";
+    cluster.append_config("CIM", "[store]\nmap_size_mb = 1\n");
     cluster.start("CIM");
     c.writer("CIM").resume();
     c.add_fillers("CIM", 4, 200);
@@ -289,9 +289,8 @@ void run_schedule(Campaign& c) {
             "no 507 store_full answers, or wrong answers: " +
                 (filled.violations.empty() ? std::string() : filled.violations.front()));
     r.acknowledged += filled.acknowledged;
-    r.refused += filled.refused;
     cluster.stop("CIM");
-    std::ofstream(config, std::ios::trunc) << original;
+    cluster.restore_config("CIM");
     cluster.start("CIM");
     c.writer("CIM").resume();
   });
@@ -399,15 +398,7 @@ void run_schedule(Campaign& c) {
   c.step("HQ2 revoked by a new signed roster while it runs, then still dialling with the old roster",
          [&](StepResult& r) {
            cluster.start(spare_hq);
-           const auto linked = await(
-               [&] {
-                 const auto status = cluster.get(spare_hq, "/v1/status");
-                 if (status)
-                   for (const auto& peer : (*status)["peers"])
-                     if (peer["state"] == "up") return true;
-                 return false;
-               },
-               timing.converge);
+           const auto linked = await([&] { return cluster.links_up(spare_hq) > 0; }, timing.converge);
            r.check(linked.has_value(), "HQ2 first linked up as a member", "HQ2 never linked up");
            const std::string roster = revoking_roster(cluster, spare_hq);
            const auto pushed = Clock::now();
@@ -449,9 +440,7 @@ void run_schedule(Campaign& c) {
                                              "campaign's (one per node), the rest HQ2's own dials",
                    std::to_string(closed) + "/7 closed, " + std::to_string(refused) + " counted as revoked_key");
            const auto hq2 = cluster.get(spare_hq, "/v1/status");
-           int up = 0;
-           if (hq2)
-             for (const auto& peer : (*hq2)["peers"]) up += peer["state"] == "up";
+           const int up = cluster.links_up(spare_hq);
            r.check(hq2 && (*hq2)["roster_version"] == 1 && up == 0, "HQ2, still running on roster 1, has no link up",
                    hq2 ? "HQ2 runs roster " + (*hq2)["roster_version"].dump() + " with " + std::to_string(up) +
                              " links up"
@@ -531,10 +520,11 @@ std::string report(const Campaign& c, bool quick, double total_s, const std::str
       << "|---:|---|---|---:|---:|\n";
   for (const auto& step : c.results()) {
     std::string held_text;
-    for (const auto& line : step.failed) held_text += (held_text.empty() ? "" : "; ") + ("**did not hold: " + line + "**");
-    for (const auto& line : step.held) held_text += (held_text.empty() ? "" : "; ") + line;
-    if (step.converged_ms) held_text += (held_text.empty() ? "" : "; ") + std::string("boards equal the oracle");
-    for (const auto& line : step.noted) held_text += (held_text.empty() ? "" : "; ") + ("*noted:* " + line);
+    const auto add = [&](const std::string& line) { held_text += (held_text.empty() ? "" : "; ") + line; };
+    for (const auto& line : step.failed) add("**did not hold: " + line + "**");
+    for (const auto& line : step.held) add(line);
+    if (step.converged_ms) add("boards equal the oracle");
+    for (const auto& line : step.noted) add("*noted:* " + line);
     const std::string converged = step.under_fault_ms  ? seconds_text(*step.under_fault_ms) + " under the fault"
                                   : step.converged_ms ? seconds_text(*step.converged_ms)
                                                       : std::string("—");

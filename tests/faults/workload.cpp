@@ -102,7 +102,6 @@ Writer::Operation Writer::next() {
 
 Writer::Outcome Writer::submit(tools::HttpClient& client, const Operation& op, std::string& receipt) {
   const std::string path = "/v1/pools/" + op.pool + "/" + op.kind;
-  const auto first = Clock::now();
   for (bool retry = false;; retry = true) {
     {
       std::lock_guard lock(mutex_);
@@ -120,23 +119,18 @@ Writer::Outcome Writer::submit(tools::HttpClient& client, const Operation& op, s
       if (response.status == 200) {
         // A replay on the first attempt would mean an op_id was used twice.
         if (replayed && !retry) stats_.violations.push_back("first attempt answered as a replay: " + op.body);
-        stats_.latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - first).count());
         receipt = response.body;
         return Outcome::applied;
       }
-      if (response.status == 409 && response.body.find("nothing_to_remove") != std::string::npos) {
-        ++stats_.refused;
+      if (response.status == 409 && response.body.find("nothing_to_remove") != std::string::npos)
         return Outcome::refused;
-      }
       if (response.status == 507 || response.status == 500) {  // full or failed store: not applied
-        ++stats_.refused;
         if (response.status == 507) ++stats_.store_full;
         return Outcome::refused;
       }
       if (response.status != 503) {  // 503 busy: retry with the same op_id, as the API says
         stats_.violations.push_back(centre_ + " answered " + std::to_string(response.status) + " to " + path + " " +
                                     op.body + ": " + response.body);
-        ++stats_.refused;
         return Outcome::refused;
       }
     }

@@ -44,13 +44,20 @@ struct PoolSpec {
 
 struct WriterStats {
   std::uint64_t acknowledged = 0;
-  std::uint64_t refused = 0;          // definitive refusals (409 nothing_to_remove, 507 store_full, …)
-  std::uint64_t store_full = 0;       // of those, 507
+  std::uint64_t store_full = 0;       // refused with 507 (not applied, not in the oracle)
   std::uint64_t retried = 0;          // attempts after an unknown outcome or 503
   std::uint64_t replays_checked = 0;  // deliberate repeats answered with the first receipt
   std::uint64_t unknown = 0;          // given up on at stop without an answer (not in the oracle)
   std::vector<std::string> violations;  // answers that must never happen
-  std::vector<double> latency_ms;       // acknowledged operations, first attempt to answer
+
+  void add(WriterStats other) {
+    acknowledged += other.acknowledged;
+    store_full += other.store_full;
+    retried += other.retried;
+    replays_checked += other.replays_checked;
+    unknown += other.unknown;
+    for (auto& violation : other.violations) violations.push_back(std::move(violation));
+  }
 };
 
 class Writer {
