@@ -33,9 +33,6 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// A cut-off lasts the same for every system: the whole deadline.
-void hold_until(Clock::time_point until) { std::this_thread::sleep_until(until); }
-
 // "3.4.23" from the first line `command` prints, or "" when it prints none.
 std::string version_of(const std::string& command) {
   std::string line;
@@ -140,41 +137,51 @@ class PlacemeshSystem final : public System {
                   received / static_cast<double>(increments), added / static_cast<double>(increments));
     return text;
   }
-  CutOff cut_off(milliseconds deadline) override {
-    const auto& [centre, pools] = centre_pools().back();
-    const std::string& pool = pools.front();
-    PlacemeshReader hq(mesh_.port("HQ"), mesh_.token("viewer"));
-    const auto before = hq.read();
-    if (!before) die("HQ's board did not answer");
+
+ protected:
+  void signal_counterparts(int number) override {
     for (const auto& node : mesh_.names())
-      if (node != centre) mesh_.signal(node, SIGSTOP);
+      if (node != cut_centre()) mesh_.signal(node, number);
+  }
+  void before_freeze(milliseconds) override {
+    const auto count = hq_count();
+    if (!count) die("HQ's board did not answer");
+    before_ = *count;
+  }
+  CutOff admit_alone(milliseconds deadline) override {
+    tools::HttpClient client({"127.0.0.1", mesh_.port(cut_centre())}, deadline);
+    const auto outcome = client.request("POST", "/v1/pools/" + cut_pool() + "/admit",
+                                        "{\"count\":1,\"op_id\":\"compare-cut\"}",
+                                        mesh_.token(tools::operator_token_name(cut_centre())));
     CutOff result;
-    tools::HttpClient client({"127.0.0.1", mesh_.port(centre)}, deadline);
-    const auto start = Clock::now();
-    const auto outcome = client.request("POST", "/v1/pools/" + pool + "/admit", "{\"count\":1,\"op_id\":\"compare-cut\"}",
-                                        mesh_.token(tools::operator_token_name(centre)));
-    result.answer_ms = ms_since(start);
     result.recorded = outcome.response && outcome.response->status == 200;
     result.said = outcome.response ? std::to_string(outcome.response->status) + " (acknowledged once durable on " +
-                                         centre + "'s own disk)"
+                                         cut_centre() + "'s own disk)"
                                    : outcome.failure.message;
-    hold_until(start + deadline);  // the others stay frozen as long as for every system
-    for (const auto& node : mesh_.names())
-      if (node != centre) mesh_.signal(node, SIGCONT);
+    return result;
+  }
+  std::optional<double> at_hq_after_thaw() override {
     const auto thawed = Clock::now();
-    while (result.recorded && ms_since(thawed) < 60'000) {
-      const auto now = hq.read();
-      if (now && now->at(pool) > before->at(pool)) {
-        result.at_hq_ms = ms_since(thawed);
-        break;
-      }
+    while (ms_since(thawed) < 60'000) {
+      if (hq_count().value_or(before_) > before_) return ms_since(thawed);
       std::this_thread::sleep_for(milliseconds(5));
     }
-    return result;
+    return std::nullopt;
   }
 
  private:
+  static const std::string& cut_centre() { return centre_pools().back().first; }
+  static const std::string& cut_pool() { return centre_pools().back().second.front(); }
+  // HQ's occupied count of the cut-off pool.
+  std::optional<std::int64_t> hq_count() {
+    PlacemeshReader hq(mesh_.port("HQ"), mesh_.token("viewer"));
+    const auto board = hq.read();
+    if (!board) return std::nullopt;
+    return board->at(cut_pool());
+  }
+
   tools::RunningMesh mesh_;
+  std::int64_t before_ = -1;
 };
 
 // ---- etcd --------------------------------------------------------------------
@@ -226,33 +233,36 @@ class EtcdSystem final : public System {
     return std::make_unique<EtcdWriter>(cluster_.client_port(static_cast<int>(centre % EtcdCluster::members)));
   }
   std::unique_ptr<Reader> reader() override { return std::make_unique<EtcdReader>(cluster_.client_port(0)); }
-  CutOff cut_off(milliseconds deadline) override {
-    const auto& [centre, pools] = centre_pools().back();
-    const int own = static_cast<int>((centre_pools().size() - 1) % EtcdCluster::members);
-    EtcdReader reader(cluster_.client_port(own));
-    const auto before = reader.read();
-    if (!before) die("etcd did not answer a range");
+
+ protected:
+  void before_freeze(milliseconds) override {
+    const auto counts = EtcdReader(cluster_.client_port(own())).read();
+    if (!counts) die("etcd did not answer a range");
+    before_ = counts->at(pool());
+  }
+  void signal_counterparts(int number) override {
     for (int member = 0; member < EtcdCluster::members; ++member)
-      if (member != own) cluster_.signal(member, SIGSTOP);
+      if (member != own()) cluster_.signal(member, number);
+  }
+  CutOff admit_alone(milliseconds deadline) override {
+    tools::HttpClient client({"127.0.0.1", cluster_.client_port(own())}, deadline);
+    const auto outcome = client.request("POST", "/v3/kv/put", etcd_put(pool(), before_ + 1));
     CutOff result;
-    tools::HttpClient client({"127.0.0.1", cluster_.client_port(own)}, deadline);
-    const auto start = Clock::now();
-    const auto outcome =
-        client.request("POST", "/v3/kv/put", etcd_put(pools.front(), before->at(pools.front()) + 1));
-    result.answer_ms = ms_since(start);
     result.recorded = outcome.response && outcome.response->status == 200;
     result.said = outcome.response ? std::to_string(outcome.response->status) + " " + outcome.response->body
-                                   : outcome.failure.message + " (member m" + std::to_string(own) +
+                                   : outcome.failure.message + " (member m" + std::to_string(own()) +
                                          " cannot reach a majority)";
-    hold_until(start + deadline);
-    for (int member = 0; member < EtcdCluster::members; ++member)
-      if (member != own) cluster_.signal(member, SIGCONT);
     return result;
   }
 
  private:
+  // The member the last centre's writer talks to, and its pool.
+  static int own() { return static_cast<int>((centre_pools().size() - 1) % EtcdCluster::members); }
+  static const std::string& pool() { return centre_pools().back().second.front(); }
+
   EtcdCluster cluster_;
   std::string name_;
+  std::int64_t before_ = 0;
 };
 
 // ---- Redis -------------------------------------------------------------------
@@ -368,23 +378,22 @@ class RedisSystem final : public System {
   }
   std::unique_ptr<Writer> writer(std::size_t) override { return std::make_unique<RedisWriter>(server_.port()); }
   std::unique_ptr<Reader> reader() override { return std::make_unique<RedisReader>(server_.port()); }
-  CutOff cut_off(milliseconds deadline) override {
-    const auto& pool = centre_pools().back().second.front();
-    RespClient client(server_.port(), deadline);
-    server_.signal(SIGSTOP);
+
+ protected:
+  void before_freeze(milliseconds deadline) override { client_ = std::make_unique<RespClient>(server_.port(), deadline); }
+  void signal_counterparts(int number) override { server_.signal(number); }
+  CutOff admit_alone(milliseconds) override {
     CutOff result;
-    const auto start = Clock::now();
-    result.recorded = client.command({"INCR", "pools/" + pool}).has_value();
-    result.answer_ms = ms_since(start);
+    result.recorded = client_->command({"INCR", "pools/" + centre_pools().back().second.front()}).has_value();
     result.said = result.recorded ? "acknowledged" : "no answer (the primary is out of reach)";
-    hold_until(start + deadline);
-    server_.signal(SIGCONT);
+    client_.reset();
     return result;
   }
 
  private:
   RedisServer server_;
   std::string name_;
+  std::unique_ptr<RespClient> client_;  // the cut-off writer's, connected before the freeze
 };
 
 // ---- PostgreSQL --------------------------------------------------------------
@@ -468,44 +477,54 @@ class PostgresSystem final : public System {
     return std::make_unique<PostgresWriter>(server_.conninfo());
   }
   std::unique_ptr<Reader> reader() override { return std::make_unique<PostgresReader>(server_.conninfo()); }
-  CutOff cut_off(milliseconds deadline) override {
-    const auto& pool = centre_pools().back().second.front();
-    PgConnection client(server_.conninfo());
-    server_.signal(SIGSTOP);
-    CutOff result;
+
+ protected:
+  void before_freeze(milliseconds) override { client_ = std::make_unique<PgConnection>(server_.conninfo()); }
+  void signal_counterparts(int number) override { server_.signal(number); }
+  CutOff admit_alone(milliseconds deadline) override {
     const auto start = Clock::now();
-    const char* values[] = {pool.c_str()};
+    const char* values[] = {centre_pools().back().second.front().c_str()};
+    PGconn* connection = client_->get();
+    CutOff result;
     bool answered = false;
-    if (PQsendQueryParams(client.get(), increment_sql, 1, nullptr, values, nullptr, nullptr, 0) == 1) {
-      while (ms_since(start) < static_cast<double>(deadline.count())) {
-        pollfd entry{PQsocket(client.get()), POLLIN, 0};
+    if (PQsendQueryParams(connection, increment_sql, 1, nullptr, values, nullptr, nullptr, 0) == 1) {
+      while (!answered && ms_since(start) < static_cast<double>(deadline.count())) {
+        pollfd entry{PQsocket(connection), POLLIN, 0};
         const auto left = static_cast<int>(static_cast<double>(deadline.count()) - ms_since(start));
-        if (::poll(&entry, 1, std::max(left, 1)) > 0) {
-          PQconsumeInput(client.get());
-          if (!PQisBusy(client.get())) {
-            answered = true;
-            while (PGresult* r = PQgetResult(client.get())) {
-              result.recorded = PQresultStatus(r) == PGRES_COMMAND_OK;
-              PQclear(r);
-            }
-            break;
-          }
+        if (::poll(&entry, 1, std::max(left, 1)) <= 0) continue;
+        PQconsumeInput(connection);
+        if (PQisBusy(connection)) continue;
+        answered = true;
+        while (PGresult* r = PQgetResult(connection)) {
+          result.recorded = PQresultStatus(r) == PGRES_COMMAND_OK;
+          PQclear(r);
         }
       }
     }
-    result.answer_ms = ms_since(start);
     result.said = answered ? (result.recorded ? "acknowledged" : "refused") : "no answer (the primary is out of reach)";
-    hold_until(start + deadline);
-    server_.signal(SIGCONT);
+    client_.reset();
     return result;
   }
 
  private:
   PostgresServer server_;
   std::string name_;
+  std::unique_ptr<PgConnection> client_;  // the cut-off writer's, connected before the freeze
 };
 
 }  // namespace
+
+CutOff System::cut_off(milliseconds deadline) {
+  before_freeze(deadline);
+  signal_counterparts(SIGSTOP);
+  const auto start = Clock::now();
+  CutOff result = admit_alone(deadline);
+  result.answer_ms = ms_since(start);
+  std::this_thread::sleep_until(start + deadline);  // the same freeze for every system
+  signal_counterparts(SIGCONT);
+  if (result.recorded) result.at_hq_ms = at_hq_after_thaw();
+  return result;
+}
 
 const Pools& centre_pools() {
   static const Pools pools = [] {

@@ -67,8 +67,19 @@ class System {
     return "";
   }
   // Freezes (SIGSTOP) everyone the last centre's writer depends on but its
-  // own node, tries one admission with `deadline`, then thaws them.
-  [[nodiscard]] virtual CutOff cut_off(std::chrono::milliseconds deadline) = 0;
+  // own node for `deadline`, tries one admission meanwhile, then thaws them:
+  // the same freeze for every system.
+  [[nodiscard]] CutOff cut_off(std::chrono::milliseconds deadline);
+
+ protected:
+  // What cut_off() needs of each system: what to read or connect before the
+  // freeze; a signal to the last centre's counterparts; one admission by its
+  // writer, alone, within `deadline` (recorded and said); and, once they are
+  // thawed, how long HQ took to see it (nullopt where HQ need not catch up).
+  virtual void before_freeze(std::chrono::milliseconds deadline) { (void)deadline; }
+  virtual void signal_counterparts(int number) = 0;
+  [[nodiscard]] virtual CutOff admit_alone(std::chrono::milliseconds deadline) = 0;
+  [[nodiscard]] virtual std::optional<double> at_hq_after_thaw() { return std::nullopt; }
 };
 
 [[nodiscard]] std::unique_ptr<System> start_placemesh(const std::filesystem::path& dir);
