@@ -484,10 +484,9 @@ void run_schedule(Campaign& c) {
       Campaign::hold(milliseconds(200));
     }
     const int probes = static_cast<int>(latencies_ms.size());
-    std::sort(latencies_ms.begin(), latencies_ms.end());
     const std::string spread = probes == 0 ? std::string("no probe ran")
-                                           : "median " + fixed(latencies_ms[latencies_ms.size() / 2], 0) +
-                                                 " ms, slowest " + fixed(latencies_ms.back(), 0) + " ms";
+                                           : "median " + fixed(bench::median(latencies_ms), 0) + " ms, slowest " +
+                                                 fixed(bench::percentile(latencies_ms, 1.0), 0) + " ms";
     r.check(slow.opened() == 400, "all 400 stalled connections were open at once",
             "only " + std::to_string(slow.opened()) + " of 400 stalled connections could be opened");
     r.check(probes > 0 && answered == probes,

@@ -61,7 +61,8 @@ Round run_round(System& system, std::size_t writer_count, int operations) {
   }
   std::vector<std::vector<double>> latencies(centres.size());
   std::atomic<int> writing{static_cast<int>(centres.size())};
-  std::atomic<bool> failed{false};  // a writer's failure, reported by this thread after the join
+  // The first failure, as a literal, reported by this thread after the join.
+  std::atomic<const char*> failed{nullptr};
   std::vector<std::thread> threads;
   std::vector<std::unique_ptr<Writer>> writers;
   for (std::size_t c = 0; c < centres.size(); ++c) writers.push_back(system.writer(c));
@@ -73,8 +74,10 @@ Round run_round(System& system, std::size_t writer_count, int operations) {
         const std::string& pool = pools[static_cast<std::size_t>(i) % pools.size()];
         const std::int64_t k = done[pool]++;
         const auto start = Clock::now();
-        if (failed || !writers[c]->increment(pool, base->at(pool) + k + 1)) {
-          failed = true;
+        if (failed) break;
+        if (!writers[c]->increment(pool, base->at(pool) + k + 1)) {
+          const char* none = nullptr;
+          (void)failed.compare_exchange_strong(none, "an increment failed");
           break;
         }
         const auto end = Clock::now();
@@ -95,7 +98,8 @@ Round run_round(System& system, std::size_t writer_count, int operations) {
     const auto at = Clock::now();
     if (failed) break;
     if (!board) {
-      failed = true;
+      const char* none = nullptr;
+      (void)failed.compare_exchange_strong(none, "HQ's read failed");
       break;
     }
     round.read_us.push_back(micros(at - start));
@@ -107,12 +111,13 @@ Round run_round(System& system, std::size_t writer_count, int operations) {
       complete = complete && static_cast<std::int64_t>(times.size()) == count;
     }
     if (at > give_up) {
-      failed = true;
+      const char* none = nullptr;
+      (void)failed.compare_exchange_strong(none, "HQ did not see every increment within 60 s");
       break;
     }
   }
   for (auto& thread : threads) thread.join();
-  if (failed) die(system.name() + ": an increment or an HQ read failed, or HQ did not see every increment within 60 s");
+  if (const char* why = failed.load()) die(system.name() + ": " + why);
   for (const auto& part : latencies) round.write_us.insert(round.write_us.end(), part.begin(), part.end());
   for (const auto& [pool, times] : seen)
     for (std::size_t k = 0; k < times.size(); ++k) {
