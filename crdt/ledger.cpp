@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "crdt/limits.hpp"
+
 namespace placemesh {
 
 std::size_t Delta::record_count() const {
@@ -54,11 +56,12 @@ Delta Ledger::delta_since(const Digest& peer, std::size_t max_records) const {
   static const OriginKnowledge nothing{};
   Delta delta;
   std::size_t budget = max_records;
+  std::size_t superseded_budget = limits::superseded_per_delta_max;  // the rest: in the next answer
   for (const auto& [origin, seqs] : by_seq_) {
     const auto found = peer.find(origin);
     const OriginKnowledge& theirs = found == peer.end() ? nothing : found->second;
     const std::uint64_t mine = vv_.through(origin);
-    OriginDelta part{origin, theirs.through, 0, {}};
+    OriginDelta part{origin, theirs.through, 0, {}, {}};
     auto it = seqs.upper_bound(theirs.through);
     std::uint64_t covered = theirs.through;  // last seq the answer speaks for
     for (; it != seqs.end(); ++it) {
@@ -71,13 +74,26 @@ Delta Ledger::delta_since(const Digest& peer, std::size_t max_records) const {
     }
     if (it == seqs.end()) {
       part.through = std::max(mine, theirs.through);
+      // Seqs we know above our own through but hold no record of were
+      // superseded; say so, or the asker would never learn it once their
+      // origin is gone. (Only in a complete part: the records that supersede
+      // them may be beyond a truncated one.)
+      const auto known = vv_.origins().find(origin);
+      if (known != vv_.origins().end())
+        for (std::uint64_t seq : known->second.cloud)
+          if (seq > theirs.through && !theirs.cloud.contains(seq) && !seqs.contains(seq) &&
+              superseded_budget > 0) {
+            part.superseded.push_back(seq);
+            --superseded_budget;
+          }
     } else {
       // Out of budget: everything up to the last record covered, as far as
       // we know it ourselves.
       delta.truncated = true;
       part.through = std::max(std::min(covered, mine), theirs.through);
     }
-    if (!part.records.empty() || part.through > theirs.through) delta.origins.push_back(std::move(part));
+    if (!part.records.empty() || part.through > theirs.through || !part.superseded.empty())
+      delta.origins.push_back(std::move(part));
     if (delta.truncated) break;
   }
   return delta;
@@ -108,10 +124,16 @@ DeltaStats Ledger::apply_delta(const Delta& delta) {
     // the answer was computed from, and took every record in it. It is never
     // raised beyond a record we hold, so a peer cannot make us stop asking
     // for records it did not show us.
-    if (!complete || vv_.through(part.origin) < part.base) continue;
+    if (!complete) continue;
     const auto held = by_seq_.find(part.origin);
     if (held == by_seq_.end() || held->second.empty()) continue;
-    vv_.raise(part.origin, std::min(part.through, held->second.rbegin()->first));
+    const std::uint64_t newest = held->second.rbegin()->first;
+    // A superseded seq is below the record that replaced it, which we now
+    // hold (or hold a newer one of its key): never take one above that.
+    for (std::uint64_t seq : part.superseded)
+      if (seq >= 1 && seq < newest) vv_.add(part.origin, seq);
+    if (vv_.through(part.origin) < part.base) continue;
+    vv_.raise(part.origin, std::min(part.through, newest));
   }
   return stats;
 }

@@ -38,11 +38,20 @@ enum class Applied : std::uint8_t {
 // by records it now has). An answer may carry no records and only raise
 // `through`: the asker had every record, but not the knowledge that the
 // seqs in its gaps were superseded.
+//
+// `superseded` lists seqs above the sender's own `through` that the sender
+// knows, the asker does not, and the sender holds no record of: each was
+// replaced by a newer record of its key, which the asker holds once it has
+// applied the part. Without them, a seq that only some nodes saw before it
+// was superseded would stay known to those alone once its origin is gone (a
+// wiped disk): their digests would never agree, and they would report each
+// other as behind forever.
 struct OriginDelta {
   Origin origin;
   std::uint64_t base = 0;
   std::uint64_t through = 0;
   std::vector<Record> records;
+  std::vector<std::uint64_t> superseded;  // ascending
   friend bool operator==(const OriginDelta&, const OriginDelta&) = default;
 };
 

@@ -39,6 +39,9 @@ inline constexpr std::int64_t reservation_hold_max_ms = 7 * 24 * 60 * 60 * 1000;
 inline constexpr std::size_t frame_bytes_max = 1 << 20;     // 1 MiB, DESIGN §4.2
 inline constexpr std::size_t records_per_frame_max = 1'024;
 inline constexpr std::size_t record_bytes_max = 1'024;      // one encoded, signed record
+// Superseded seqs named in one anti-entropy answer (8 bytes each); the rest
+// follow in the next answer.
+inline constexpr std::size_t superseded_per_delta_max = 4'096;
 
 // --- node -------------------------------------------------------------------
 inline constexpr std::size_t op_id_bytes_max = 64;

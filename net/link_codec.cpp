@@ -67,7 +67,7 @@ Result<LinkMessage> read_digest(capnp::List<wire::OriginKnowledge>::Reader list)
 Result<LinkMessage> read_delta(wire::Delta::Reader in) {
   DeltaMessage delta;
   delta.delta.truncated = in.getTruncated();
-  std::size_t total = 0;
+  std::size_t total = 0, superseded_total = 0;
   for (auto entry : in.getOrigins()) {
     auto origin = get_origin(entry.getOrigin());
     if (!origin) return origin.error();
@@ -77,8 +77,16 @@ Result<LinkMessage> read_delta(wire::Delta::Reader in) {
     if (total > limits::records_per_frame_max)
       return make_error(Code::malformed,
                         "a delta of more than " + std::to_string(limits::records_per_frame_max) + " records");
-    delta.delta.origins.push_back(
-        OriginDelta{origin.value(), entry.getBase(), entry.getThrough(), std::move(records).value()});
+    const auto superseded = entry.getSuperseded();
+    superseded_total += superseded.size();
+    if (superseded_total > limits::superseded_per_delta_max)
+      return make_error(Code::malformed, "a delta naming more than " +
+                                             std::to_string(limits::superseded_per_delta_max) + " superseded seqs");
+    std::vector<std::uint64_t> seqs;
+    seqs.reserve(superseded.size());
+    for (std::uint64_t seq : superseded) seqs.push_back(seq);
+    delta.delta.origins.push_back(OriginDelta{origin.value(), entry.getBase(), entry.getThrough(),
+                                              std::move(records).value(), std::move(seqs)});
   }
   return LinkMessage{std::move(delta)};
 }
@@ -138,6 +146,10 @@ Bytes encode_link_message(const LinkMessage& message) {
       entry.setBase(part.base);
       entry.setThrough(part.through);
       set_records(entry.initRecords(static_cast<unsigned>(part.records.size())), part.records);
+      if (!part.superseded.empty()) {
+        auto superseded = entry.initSuperseded(static_cast<unsigned>(part.superseded.size()));
+        for (unsigned j = 0; j < part.superseded.size(); ++j) superseded.set(j, part.superseded[j]);
+      }
     }
   }
   const auto words = capnp::messageToFlatArray(builder);

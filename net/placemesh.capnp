@@ -79,6 +79,7 @@ struct OriginDelta {
   base @1 :UInt64;
   through @2 :UInt64;
   records @3 :List(Data);  # encoded SignedRecords
+  superseded @4 :List(UInt64);  # seqs the sender knows were replaced by a newer record of their key
 }
 
 struct Delta {

@@ -393,6 +393,7 @@ Delta Replica::delta_for(const Digest& peer) const {
     }
     // Keep what is durable; claim knowledge only up to it.
     std::erase_if(part->records, [&](const Record& record) { return record.seq > durable_seq_; });
+    std::erase_if(part->superseded, [&](std::uint64_t seq) { return seq > durable_seq_; });
     if (part->base >= durable_seq_) {
       part = delta.origins.erase(part);
       continue;

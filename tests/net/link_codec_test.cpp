@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "crdt/key.hpp"
+#include "crdt/limits.hpp"
 #include "net/link_codec.hpp"
 
 using namespace placemesh;
@@ -48,6 +49,66 @@ TEST_CASE("link_codec: golden bytes of a digest") {
   CHECK(std::get<DigestMessage>(decoded.value()).digest == digest);
 }
 
+TEST_CASE("link_codec: golden bytes of a delta naming a superseded seq") {
+  // One origin (key 0xAB…, epoch 5): no records, base and through 1, seq 3
+  // superseded (issue 13).
+  Origin origin;
+  origin.key.fill(0xAB);
+  origin.epoch = 5;
+  Delta delta;
+  delta.origins.push_back(OriginDelta{origin, 1, 1, {}, {3}});
+  const Bytes expected = {
+      0, 0, 0, 0, 19, 0, 0, 0,  0, 0, 0, 0, 2, 0, 1, 0,   // segment of 19 words; root struct (2 data words, 1 pointer)
+      0, 0, 0, 0, 0, 0, 0, 0,   4, 0, 0, 0, 0, 0, 0, 0,   // data word 0 unused; word 1: union tag 4 (delta)
+      0, 0, 0, 0, 1, 0, 1, 0,   0, 0, 0, 0, 0, 0, 0, 0,   // delta: struct (1 data word, 1 pointer); truncated = false
+      1, 0, 0, 0, 47, 0, 0, 0,  4, 0, 0, 0, 2, 0, 3, 0,   // origins: list of 1 struct; tag: 2 data words, 3 pointers
+      1, 0, 0, 0, 0, 0, 0, 0,   1, 0, 0, 0, 0, 0, 0, 0,   // base = 1; through = 1
+      8, 0, 0, 0, 1, 0, 1, 0,   29, 0, 0, 0, 6, 0, 0, 0,  // origin: struct (1 data word, 1 pointer); records: none
+      25, 0, 0, 0, 13, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0,   // superseded: list of 1 UInt64; origin.epoch = 5
+      1, 0, 0, 0, 2, 1, 0, 0,                             // origin.key: 32 bytes
+      171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171,
+      171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171,
+      3, 0, 0, 0, 0, 0, 0, 0};                            // superseded[0] = 3
+  CHECK(encode_link_message(DeltaMessage{delta}) == expected);
+  auto decoded = decode_link_message(expected);
+  REQUIRE(decoded.ok());
+  CHECK(std::get<DeltaMessage>(decoded.value()).delta == delta);
+}
+
+TEST_CASE("link_codec: a delta from a node that predates superseded seqs still reads") {
+  // The same answer as written before the field existed (2 pointers per
+  // origin): it reads with no superseded seqs, so old and new nodes mix.
+  const Bytes old = {
+      0, 0, 0, 0, 17, 0, 0, 0,  0, 0, 0, 0, 2, 0, 1, 0,
+      0, 0, 0, 0, 0, 0, 0, 0,   4, 0, 0, 0, 0, 0, 0, 0,
+      0, 0, 0, 0, 1, 0, 1, 0,   0, 0, 0, 0, 0, 0, 0, 0,
+      1, 0, 0, 0, 39, 0, 0, 0,  4, 0, 0, 0, 2, 0, 2, 0,   // origins: list of 1 struct; tag: 2 data words, 2 pointers
+      1, 0, 0, 0, 0, 0, 0, 0,   1, 0, 0, 0, 0, 0, 0, 0,
+      4, 0, 0, 0, 1, 0, 1, 0,   1, 0, 0, 0, 6, 0, 0, 0,   // origin: struct right after; records: none
+      5, 0, 0, 0, 0, 0, 0, 0,   1, 0, 0, 0, 2, 1, 0, 0,
+      171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171,
+      171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171, 171};
+  auto decoded = decode_link_message(old);
+  REQUIRE(decoded.ok());
+  const Delta& delta = std::get<DeltaMessage>(decoded.value()).delta;
+  REQUIRE(delta.origins.size() == 1);
+  CHECK(delta.origins[0].origin.epoch == 5);
+  CHECK(delta.origins[0].through == 1);
+  CHECK(delta.origins[0].superseded.empty());
+}
+
+TEST_CASE("link_codec: a delta naming more superseded seqs than the limit is refused") {
+  Origin origin;
+  origin.epoch = 1;
+  Delta delta;
+  delta.origins.push_back(OriginDelta{origin, 0, 0, {}, std::vector<std::uint64_t>(limits::superseded_per_delta_max, 2)});
+  CHECK(decode_link_message(encode_link_message(DeltaMessage{delta})).ok());
+  delta.origins.push_back(OriginDelta{origin, 0, 0, {}, {2}});
+  auto refused = decode_link_message(encode_link_message(DeltaMessage{delta}));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Code::malformed);
+}
+
 TEST_CASE("link_codec: messages read back as written") {
   for (const LinkMessage& message :
        {LinkMessage{RosterVersion{0}}, LinkMessage{RosterVersion{~std::uint64_t{0}}},
@@ -90,7 +151,7 @@ TEST_CASE("link_codec: records, digests and deltas carry records intact, and a b
   CHECK(std::get<RecordsMessage>(pushed.value()).records == std::vector<Record>{record, record});
   Delta delta;
   delta.truncated = true;
-  delta.origins.push_back(OriginDelta{record.origin, 2, 4, {record}});
+  delta.origins.push_back(OriginDelta{record.origin, 2, 4, {record}, {}});
   auto answered = decode_link_message(encode_link_message(DeltaMessage{delta}));
   REQUIRE(answered.ok());
   CHECK(std::get<DeltaMessage>(answered.value()).delta == delta);
