@@ -8,7 +8,9 @@
 #   ./tests/run.sh -R ledger       pass ctest options through (both builds)
 #
 # Environment: BUILD_DIR (default ./build), JOBS (default nproc),
-# RC_PARAMS (RapidCheck, default max_success=300), FUZZ_SECONDS (per target, 15).
+# RC_PARAMS (RapidCheck, default max_success=300), FUZZ_SECONDS (per target, 15),
+# PLACEMESH_SIM_SEED (the simulator's randomized slice; default: a fresh one
+# each run, printed; the sanitizer build runs the slice from SEED+1000).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +21,7 @@ ctest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-sanitize) sanitize=0 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) ctest_args+=("$1") ;;
   esac
   shift
@@ -45,9 +47,14 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-run_build() {  # name, dir, cmake options...
+# A fresh slice of the simulator's workload space every run (issue 13).
+sim_seed=${PLACEMESH_SIM_SEED:-$(( (RANDOM << 15 | RANDOM) % 1000000000 ))}
+echo "==> simulator slice from seed $sim_seed (replay: PLACEMESH_SIM_SEED=$sim_seed ./tests/run.sh -R randomized)"
+
+run_build() {  # name, dir, slice seed, cmake options...
   local name=$1 dir=$2
-  shift 2
+  export PLACEMESH_SIM_SEED=$3
+  shift 3
   echo "==> $name build in $dir"
   cmake -S "$root" -B "$dir" -DPLACEMESH_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
@@ -56,9 +63,9 @@ run_build() {  # name, dir, cmake options...
 }
 
 start=$(date +%s)
-run_build normal "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_build normal "$build" "$sim_seed" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "$sanitize" = 1 ]; then
-  run_build sanitizer "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DPLACEMESH_SANITIZE=ON
+  run_build sanitizer "$build-asan" "$((sim_seed + 1000))" -DCMAKE_BUILD_TYPE=Debug -DPLACEMESH_SANITIZE=ON
   "$root/tests/fuzz/run.sh" "${FUZZ_SECONDS:-15}"
 else
   echo "==> sanitizer build and fuzzing skipped (--no-sanitize)"

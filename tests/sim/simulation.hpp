@@ -32,11 +32,13 @@ struct Faults {
   std::int64_t delay_min_ms = 1, delay_max_ms = 5;  // per message, uniform: reordering when wide
   bool partitions = false;
   bool crashes = false;
-  bool wipes = false;
+  std::int64_t crash_every_min_ms = 4'000, crash_every_max_ms = 12'000;  // between two crashes, uniform
+  bool wipes = false;     // implies crashes
+  double wipe_share = 0.3;  // of the crashes, those that also delete the data directory
 };
 
 // "none", "all", or a comma list: loss=0.2, dup=0.05, delay=1-200,
-// partitions, crashes, wipes.
+// partitions, crashes[=MIN-MAX] (ms between crashes), wipes[=SHARE].
 [[nodiscard]] bool parse_faults(const std::string& text, Faults& faults, std::string& error);
 [[nodiscard]] std::string describe(const Faults& faults);
 
