@@ -111,6 +111,31 @@ std::optional<double> Campaign::converge(milliseconds deadline, const std::strin
       deadline);
 }
 
+std::optional<double> Campaign::knowledge_agrees(milliseconds deadline, milliseconds lag_max) {
+  return await(
+      [&] {
+        last_.clear();
+        for (const auto& node : cluster_.nodes()) {
+          const auto status = cluster_.get(node, "/v1/status");
+          if (!status) {
+            last_ += node + ": /v1/status did not answer; ";
+            continue;
+          }
+          for (const auto& peer : (*status)["peers"]) {
+            if (peer["state"] != "up") continue;
+            for (const auto& [origin, ms] : peer["behind_ms"].items()) {
+              if (ms.get<std::int64_t>() <= lag_max.count()) continue;
+              last_ += node + " reports " + peer["name"].get<std::string>() + " behind by " +
+                       std::to_string(peer["behind_seqs"].value(origin, std::uint64_t{0})) + " seqs of origin " +
+                       origin + " for " + std::to_string(ms.get<std::int64_t>()) + " ms; ";
+            }
+          }
+        }
+        return last_.empty();
+      },
+      deadline);
+}
+
 namespace {
 
 // Waits for one writer to go idle, in slices so that Ctrl-C still works.
@@ -197,6 +222,14 @@ void Campaign::step(const std::string& fault, const std::function<void(StepResul
   if (converge(timing_.converge)) {
     result.converged_ms = ms_since(healed);
     for (auto& line : result.if_converged) result.held.push_back(std::move(line));
+    // Five sync intervals: a heartbeat written meanwhile is level again
+    // after one.
+    if (const auto level = knowledge_agrees(timing_.converge, milliseconds(5'000)))
+      result.noted.push_back("every node's peers were level with it on every origin " +
+                             std::to_string(static_cast<long long>(*level)) + " ms after the boards agreed");
+    else
+      result.failed.push_back("the boards agree, but knowledge does not " +
+                              std::to_string(timing_.converge.count() / 1000) + " s later: " + last_);
   } else {
     result.failed.push_back("boards still differ " + std::to_string(timing_.converge.count() / 1000) +
                             " s after healing: " + last_);

@@ -6,6 +6,7 @@
 // A step applies its fault while every running centre records operations,
 // heals it, then the runner quiesces the writers and waits until all seven
 // boards equal the oracle exactly: that wait is the step's convergence time.
+// Then no node may go on reporting a linked peer behind on any origin.
 //
 // Thread contract: the campaign's own thread only (the writers have theirs).
 
@@ -71,6 +72,12 @@ class Campaign {
   // Waits until every board equals the oracle; the time it took, or nullopt.
   [[nodiscard]] std::optional<double> converge(milliseconds deadline, const std::string& only = "");
   [[nodiscard]] const std::string& last_differences() const { return last_; }
+  // Waits until every node's linked peers are level with it on every origin
+  // it knows, or behind for no longer than `lag_max` (a heartbeat in
+  // flight). Equal boards can hide unequal knowledge: a seq known to some
+  // nodes only, that they report as missing at the others for ever (issue
+  // 13). The time it took, or nullopt (then last_differences() says who).
+  [[nodiscard]] std::optional<double> knowledge_agrees(milliseconds deadline, milliseconds lag_max);
 
   // Quiesces every writer (throws when one cannot finish its operation
   // within the convergence deadline: its node is down for good).
