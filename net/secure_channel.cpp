@@ -31,10 +31,12 @@ std::uint32_t get_u32(const std::uint8_t* in) {
   return std::uint32_t{in[0]} << 24 | std::uint32_t{in[1]} << 16 | std::uint32_t{in[2]} << 8 | in[3];
 }
 
-std::array<std::uint8_t, 8> network_tag(std::string_view network) {
+// nullopt when libsodium fails (the handshake then fails closed).
+std::optional<std::array<std::uint8_t, 8>> network_tag(std::string_view network) {
   std::array<std::uint8_t, crypto_generichash_BYTES> hash{};
-  crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const unsigned char*>(network.data()),
-                     network.size(), nullptr, 0);
+  if (crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const unsigned char*>(network.data()),
+                         network.size(), nullptr, 0) != 0)
+    return std::nullopt;
   std::array<std::uint8_t, 8> tag{};
   std::memcpy(tag.data(), hash.data(), tag.size());
   return tag;
@@ -51,6 +53,7 @@ std::string_view reject_name(Reject reason) {
     case Reject::bad_signature: return "bad_signature";
     case Reject::garbled_frame: return "garbled_frame";
     case Reject::oversize_frame: return "oversize_frame";
+    case Reject::crypto_failure: return "crypto_failure";
   }
   return "unknown";
 }
@@ -147,12 +150,16 @@ Handshake::Handshake(Role role, Signer self, std::string_view network, Membershi
       expected_peer_(expected_peer),
       keys_(std::make_unique<Keys>()) {
   PM_REQUIRE(sodium_ready(), "libsodium is not initialised");
-  crypto_kx_keypair(keys_->ephemeral_public.data(), keys_->ephemeral_secret.data());
+  const auto tag = network_tag(network_);
+  // A failure here still sends a well-formed hello (of zeros), so the caller
+  // needs no special case; the first receive() reports crypto_failure.
+  if (crypto_kx_keypair(keys_->ephemeral_public.data(), keys_->ephemeral_secret.data()) != 0 || !tag)
+    failed_ = Reject::crypto_failure;
   hello_.assign(magic.begin(), magic.end());
   hello_.push_back(static_cast<std::uint8_t>(protocol_version >> 8));
   hello_.push_back(static_cast<std::uint8_t>(protocol_version & 0xFF));
-  const auto tag = network_tag(network_);
-  hello_.insert(hello_.end(), tag.begin(), tag.end());
+  hello_.resize(hello_.size() + 8);
+  if (tag) std::memcpy(hello_.data() + 6, tag->data(), tag->size());
   hello_.insert(hello_.end(), keys_->ephemeral_public.begin(), keys_->ephemeral_public.end());
   PM_ASSERT(hello_.size() == hello_bytes);
 }
@@ -181,99 +188,121 @@ Handshake::Progress Handshake::receive(std::span<const std::uint8_t> bytes) {
   auto fail = [&](Reject reason) {
     failed_ = reason;
     inbox_.clear();
+    progress.to_send.clear();
     progress.failed = reason;
     return progress;
   };
-
   if (!sent_auth_) {
     if (inbox_.size() < hello_bytes) return progress;
-    // The hello is compared, not parsed: magic, version and network tag must
-    // equal ours byte for byte.
-    if (std::memcmp(inbox_.data(), hello_.data(), 4 + 2 + 8) != 0) return fail(Reject::wrong_network);
-    std::array<std::uint8_t, crypto_kx_PUBLICKEYBYTES> peer_ephemeral{};
-    std::memcpy(peer_ephemeral.data(), inbox_.data() + 14, peer_ephemeral.size());
-    if (peer_ephemeral == keys_->ephemeral_public) return fail(Reject::bad_signature);  // our own hello reflected
-    const bool initiator = role_ == Role::initiator;
-    const int rc = initiator
-                       ? crypto_kx_client_session_keys(keys_->rx.data(), keys_->tx.data(),
-                                                       keys_->ephemeral_public.data(), keys_->ephemeral_secret.data(),
-                                                       peer_ephemeral.data())
-                       : crypto_kx_server_session_keys(keys_->rx.data(), keys_->tx.data(),
-                                                       keys_->ephemeral_public.data(), keys_->ephemeral_secret.data(),
-                                                       peer_ephemeral.data());
-    if (rc != 0) return fail(Reject::bad_signature);
-    sodium_memzero(keys_->ephemeral_secret.data(), keys_->ephemeral_secret.size());  // forward secrecy
-
-    // transcript = H(context, network, version, initiator ephemeral, responder ephemeral)
-    crypto_generichash_state hash;
-    crypto_generichash_init(&hash, nullptr, 0, keys_->transcript.size());
-    crypto_generichash_update(&hash, reinterpret_cast<const unsigned char*>(transcript_context.data()),
-                              transcript_context.size());
-    Bytes network_length;
-    put_u32(network_length, static_cast<std::uint32_t>(network_.size()));
-    crypto_generichash_update(&hash, network_length.data(), network_length.size());
-    crypto_generichash_update(&hash, reinterpret_cast<const unsigned char*>(network_.data()), network_.size());
-    crypto_generichash_update(&hash, hello_.data() + 4, 2);
-    const auto& first = initiator ? keys_->ephemeral_public : peer_ephemeral;
-    const auto& second = initiator ? peer_ephemeral : keys_->ephemeral_public;
-    crypto_generichash_update(&hash, first.data(), first.size());
-    crypto_generichash_update(&hash, second.data(), second.size());
-    crypto_generichash_final(&hash, keys_->transcript.data(), keys_->transcript.size());
-
-    // Stream keys bound to the transcript.
-    std::array<std::uint8_t, key_bytes> tx_key{}, rx_key{};
-    crypto_generichash(tx_key.data(), tx_key.size(), keys_->transcript.data(), keys_->transcript.size(),
-                       keys_->tx.data(), keys_->tx.size());
-    crypto_generichash(rx_key.data(), rx_key.size(), keys_->transcript.data(), keys_->transcript.size(),
-                       keys_->rx.data(), keys_->rx.size());
-    channel_.reset(new Channel());
-    std::array<std::uint8_t, header_bytes> header{};
-    crypto_secretstream_xchacha20poly1305_init_push(&channel_->state_->push, header.data(), tx_key.data());
-    sodium_memzero(tx_key.data(), tx_key.size());
-    std::memcpy(keys_->rx.data(), rx_key.data(), rx_key.size());  // kept until the peer's header arrives
-    sodium_memzero(rx_key.data(), rx_key.size());
-
-    Bytes auth(self_.key.begin(), self_.key.end());
-    const Signature signature = self_.sign(signed_transcript(keys_->transcript, static_cast<std::uint8_t>(role_)));
-    auth.insert(auth.end(), signature.begin(), signature.end());
-    progress.to_send.assign(header.begin(), header.end());
-    const Bytes frame = channel_->seal(auth);
-    progress.to_send.insert(progress.to_send.end(), frame.begin(), frame.end());
+    if (auto refused = answer_hello(progress.to_send)) return fail(*refused);
     inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(hello_bytes));
     sent_auth_ = true;
   }
-
   if (inbox_.size() < header_bytes + 4) return progress;
   if (get_u32(inbox_.data() + header_bytes) != auth_bytes + tag_bytes) return fail(Reject::garbled_frame);
   if (inbox_.size() < header_bytes + auth_frame_bytes) return progress;
-  if (crypto_secretstream_xchacha20poly1305_init_pull(&channel_->state_->pull, inbox_.data(), keys_->rx.data()) != 0)
-    return fail(Reject::garbled_frame);
-  sodium_memzero(keys_->rx.data(), keys_->rx.size());
-  std::array<std::uint8_t, auth_bytes> auth{};
-  unsigned char tag = 0;
-  if (crypto_secretstream_xchacha20poly1305_pull(&channel_->state_->pull, auth.data(), nullptr, &tag,
-                                                 inbox_.data() + header_bytes + 4, auth_bytes + tag_bytes, nullptr,
-                                                 0) != 0 ||
-      tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
-    return fail(Reject::garbled_frame);
-  std::memcpy(peer_.data(), auth.data(), peer_.size());
-  Signature signature{};
-  std::memcpy(signature.data(), auth.data() + peer_.size(), signature.size());
-  switch (membership_(peer_)) {
-    case KeyStatus::member: break;
-    case KeyStatus::unknown: return fail(Reject::unknown_key);
-    case KeyStatus::revoked: return fail(Reject::revoked_key);
-  }
-  if (expected_peer_ && *expected_peer_ != peer_) return fail(Reject::wrong_peer);
-  const auto peer_role = static_cast<std::uint8_t>(role_ == Role::initiator ? Role::responder : Role::initiator);
-  if (!verify(peer_, signed_transcript(keys_->transcript, peer_role), signature)) return fail(Reject::bad_signature);
-
+  if (auto refused = check_auth()) return fail(*refused);
   // Bytes after the handshake are the first frames of the channel.
   channel_->inbox_.assign(inbox_.begin() + static_cast<std::ptrdiff_t>(header_bytes + auth_frame_bytes), inbox_.end());
   inbox_.clear();
   done_ = true;
   progress.done = true;
   return progress;
+}
+
+// transcript = H(context, network, version, initiator ephemeral, responder ephemeral)
+bool Handshake::hash_transcript(std::span<const std::uint8_t> peer_ephemeral) {
+  const bool initiator = role_ == Role::initiator;
+  Bytes network_length;
+  put_u32(network_length, static_cast<std::uint32_t>(network_.size()));
+  const std::span<const std::uint8_t> ours(keys_->ephemeral_public);
+  const std::span<const std::uint8_t> parts[] = {
+      {reinterpret_cast<const std::uint8_t*>(transcript_context.data()), transcript_context.size()},
+      network_length,
+      {reinterpret_cast<const std::uint8_t*>(network_.data()), network_.size()},
+      {hello_.data() + 4, 2},
+      initiator ? ours : peer_ephemeral,
+      initiator ? peer_ephemeral : ours,
+  };
+  crypto_generichash_state hash;
+  bool ok = crypto_generichash_init(&hash, nullptr, 0, keys_->transcript.size()) == 0;
+  for (const auto& part : parts) ok = ok && crypto_generichash_update(&hash, part.data(), part.size()) == 0;
+  ok = ok && crypto_generichash_final(&hash, keys_->transcript.data(), keys_->transcript.size()) == 0;
+  sodium_memzero(&hash, sizeof hash);
+  return ok;
+}
+
+std::optional<Reject> Handshake::answer_hello(Bytes& to_send) {
+  // The hello is compared, not parsed: magic, version and network tag must
+  // equal ours byte for byte.
+  if (std::memcmp(inbox_.data(), hello_.data(), 4 + 2 + 8) != 0) return Reject::wrong_network;
+  std::array<std::uint8_t, crypto_kx_PUBLICKEYBYTES> peer_ephemeral{};
+  std::memcpy(peer_ephemeral.data(), inbox_.data() + 14, peer_ephemeral.size());
+  if (peer_ephemeral == keys_->ephemeral_public) return Reject::bad_signature;  // our own hello reflected
+  const int rc = role_ == Role::initiator
+                     ? crypto_kx_client_session_keys(keys_->rx.data(), keys_->tx.data(),
+                                                     keys_->ephemeral_public.data(), keys_->ephemeral_secret.data(),
+                                                     peer_ephemeral.data())
+                     : crypto_kx_server_session_keys(keys_->rx.data(), keys_->tx.data(),
+                                                     keys_->ephemeral_public.data(), keys_->ephemeral_secret.data(),
+                                                     peer_ephemeral.data());
+  // libsodium refuses a weak peer key: not a signature problem, but the same
+  // answer a forged handshake gets.
+  if (rc != 0) return Reject::bad_signature;
+  sodium_memzero(keys_->ephemeral_secret.data(), keys_->ephemeral_secret.size());  // forward secrecy
+  if (!hash_transcript(peer_ephemeral)) return Reject::crypto_failure;
+
+  // Stream keys bound to the transcript.
+  std::array<std::uint8_t, key_bytes> tx_key{}, rx_key{};
+  const bool keyed = crypto_generichash(tx_key.data(), tx_key.size(), keys_->transcript.data(),
+                                        keys_->transcript.size(), keys_->tx.data(), keys_->tx.size()) == 0 &&
+                     crypto_generichash(rx_key.data(), rx_key.size(), keys_->transcript.data(),
+                                        keys_->transcript.size(), keys_->rx.data(), keys_->rx.size()) == 0;
+  channel_.reset(new Channel());
+  std::array<std::uint8_t, header_bytes> header{};
+  const bool pushing = keyed && crypto_secretstream_xchacha20poly1305_init_push(&channel_->state_->push,
+                                                                                header.data(), tx_key.data()) == 0;
+  sodium_memzero(tx_key.data(), tx_key.size());
+  std::memcpy(keys_->rx.data(), rx_key.data(), rx_key.size());  // kept until the peer's header arrives
+  sodium_memzero(rx_key.data(), rx_key.size());
+  if (!pushing) {
+    channel_.reset();
+    return Reject::crypto_failure;
+  }
+
+  Bytes auth(self_.key.begin(), self_.key.end());
+  const Signature signature = self_.sign(signed_transcript(keys_->transcript, static_cast<std::uint8_t>(role_)));
+  auth.insert(auth.end(), signature.begin(), signature.end());
+  to_send.assign(header.begin(), header.end());
+  const Bytes frame = channel_->seal(auth);
+  to_send.insert(to_send.end(), frame.begin(), frame.end());
+  return std::nullopt;
+}
+
+std::optional<Reject> Handshake::check_auth() {
+  const int pulling = crypto_secretstream_xchacha20poly1305_init_pull(&channel_->state_->pull, inbox_.data(),
+                                                                      keys_->rx.data());
+  sodium_memzero(keys_->rx.data(), keys_->rx.size());
+  if (pulling != 0) return Reject::garbled_frame;
+  std::array<std::uint8_t, auth_bytes> auth{};
+  unsigned char tag = 0;
+  if (crypto_secretstream_xchacha20poly1305_pull(&channel_->state_->pull, auth.data(), nullptr, &tag,
+                                                 inbox_.data() + header_bytes + 4, auth_bytes + tag_bytes, nullptr,
+                                                 0) != 0 ||
+      tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+    return Reject::garbled_frame;
+  std::memcpy(peer_.data(), auth.data(), peer_.size());
+  Signature signature{};
+  std::memcpy(signature.data(), auth.data() + peer_.size(), signature.size());
+  switch (membership_(peer_)) {
+    case KeyStatus::member: break;
+    case KeyStatus::unknown: return Reject::unknown_key;
+    case KeyStatus::revoked: return Reject::revoked_key;
+  }
+  if (expected_peer_ && *expected_peer_ != peer_) return Reject::wrong_peer;
+  const auto peer_role = static_cast<std::uint8_t>(role_ == Role::initiator ? Role::responder : Role::initiator);
+  if (!verify(peer_, signed_transcript(keys_->transcript, peer_role), signature)) return Reject::bad_signature;
+  return std::nullopt;
 }
 
 std::unique_ptr<Channel> Handshake::take_channel() {

@@ -49,6 +49,7 @@ enum class Reject : std::uint8_t {
   bad_signature,    // the transcript signature does not verify
   garbled_frame,    // a frame failed authentication: tampered, replayed, reordered, or cut
   oversize_frame,   // a length over the frame limit (refused before allocating)
+  crypto_failure,   // a libsodium call failed on our side: the handshake fails closed
 };
 [[nodiscard]] std::string_view reject_name(Reject reason);
 
@@ -116,13 +117,20 @@ class Handshake {
   };
   // Feeds received bytes (any split). When done, take the channel; bytes
   // received past the handshake are already inside it (call open() with an
-  // empty span to read them).
+  // empty span to read them). Every libsodium call is checked: one that
+  // fails ends the handshake with crypto_failure, never a half-keyed link.
   [[nodiscard]] Progress receive(std::span<const std::uint8_t> bytes);
 
   [[nodiscard]] const PublicKey& peer() const { return peer_; }
   [[nodiscard]] std::unique_ptr<Channel> take_channel();
 
  private:
+  // The two halves of receive(): the peer's hello (keys, transcript, our
+  // sealed signature to send), then the peer's sealed signature.
+  [[nodiscard]] std::optional<Reject> answer_hello(Bytes& to_send);
+  [[nodiscard]] std::optional<Reject> check_auth();
+  [[nodiscard]] bool hash_transcript(std::span<const std::uint8_t> peer_ephemeral);
+
   struct Keys;
   Role role_;
   Signer self_;
