@@ -14,7 +14,8 @@
 #   nlohmann-json3-dev            API bodies
 #   libspdlog-dev                 logs
 #   libcli11-dev                  command lines of placemeshd and placemeshctl
-#   libpq-dev                     PostgreSQL's client library, for tools/compare (placemesh-compare)
+#   libcurl4-openssl-dev          placemeshctl's HTTP(S) client (TLS, CAs, proxies, keep-alive)
+#   libpq-dev                     PostgreSQL's client library, for tools/lab/compare (placemesh-compare)
 #   clang-14 libclang-rt-14-dev   libFuzzer targets (tests/fuzz/run.sh)
 #   iproute2 nftables             the network-namespace test: ip netns, partitions
 #                                 and loss as nft rules inside the namespaces
@@ -22,10 +23,10 @@
 # With --tests, also what tests/run.sh needs beyond the build:
 #   chromium nodejs npm           the dashboard's browser test (tests/browser, playwright-core from npm)
 #   faketime                      the fault campaign runs one node with its clock 2 h ahead (tests/faults)
-# With --bench, also what tools/placemesh-bench and tools/compare compare against:
+# With --bench, also what tools/lab/placemesh-bench and tools/lab/compare compare against:
 #   redis-server                  Redis with appendfsync always (BENCHMARKS.md)
-#   etcd-server                   a three-member etcd cluster (tools/compare)
-#   postgresql                    PostgreSQL with synchronous_commit on (tools/compare); no
+#   etcd-server                   a three-member etcd cluster (tools/lab/compare)
+#   postgresql                    PostgreSQL with synchronous_commit on (tools/lab/compare); no
 #                                 default cluster is created, the comparison makes its own
 #   wrk                           HTTP load for the board and event benchmarks
 # The Debian packages of the servers may start their default services; the
@@ -34,7 +35,7 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto libcapnp-dev liblmdb-dev
           lmdb-utils libsodium-dev libasio-dev librestinio-dev libhttp-parser-dev libfmt-dev
-          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev clang-14 libclang-rt-14-dev
+          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev clang-14 libclang-rt-14-dev
           iproute2 nftables libpq-dev)
 for arg in "$@"; do
   case "$arg" in

@@ -23,7 +23,7 @@
 #include "node/roster_signature.hpp"
 #include "node/store.hpp"
 #include "node/tokens.hpp"
-#include "tools/http_client.hpp"
+#include "tools/api_client.hpp"
 #include "tools/network_plan.hpp"
 
 namespace {
@@ -39,8 +39,11 @@ constexpr int exit_unreachable = 3;
 struct Options {
   std::string api = "http://127.0.0.1:8400";
   std::string token;
+  std::string ca_file;
   bool json_output = false;
   int timeout_ms = 10'000;
+  // One client for the whole run, so that board --watch keeps its connection.
+  mutable std::unique_ptr<tools::ApiClient> client;
 };
 
 std::string clock_time(std::int64_t ms) {
@@ -74,10 +77,12 @@ int usage(const std::string& message) {
 // a successful body for people.
 int call(const Options& options, std::string_view method, const std::string& target, const std::string& body,
          const std::function<void(const json&)>& print, const std::string& op_id = {}) {
-  auto url = tools::parse_url(options.api);
-  if (!url) return usage("--api \"" + options.api + "\": expected http://HOST:PORT");
-  tools::HttpClient client(*url, std::chrono::milliseconds(options.timeout_ms));
-  auto outcome = client.request(method, target, body, options.token);
+  if (const std::string wrong = tools::ApiClient::check_url(options.api); !wrong.empty())
+    return usage("--api \"" + options.api + "\": " + wrong);
+  if (!options.client)
+    options.client = std::make_unique<tools::ApiClient>(
+        tools::ApiClientOptions{options.api, std::chrono::milliseconds(options.timeout_ms), options.ca_file});
+  auto outcome = options.client->request(method, target, body, options.token);
   if (!outcome.response) {
     std::fprintf(stderr, "placemeshctl: cannot reach %s: %s\n", options.api.c_str(),
                  outcome.failure.message.c_str());
@@ -451,6 +456,11 @@ int main(int argc, char** argv) {
   Options options;
   app.add_option("--api", options.api, "the node's API URL")->envname("PLACEMESH_API")->capture_default_str();
   app.add_option("--token", options.token, "bearer token")->envname("PLACEMESH_TOKEN");
+  app.add_option("--cacert", options.ca_file,
+                 "trust the node's HTTPS certificate if this PEM file (a CA or the certificate itself) signed it; "
+                 "default: the system's CAs")
+      ->envname("PLACEMESH_CACERT")
+      ->check(CLI::ExistingFile);
   app.add_flag("--json", options.json_output, "print the node's JSON instead of tables");
   app.fallthrough();  // global options also after the command: placemeshctl board --json
   app.add_option("--timeout-ms", options.timeout_ms, "give up on the node after this long")

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "tools/http_client.hpp"
+#include "tools/lab/http_client.hpp"
 
 namespace placemesh::faults {
 

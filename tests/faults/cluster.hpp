@@ -22,8 +22,8 @@
 
 #include "tests/faults/workload.hpp"
 #include "tests/support/namespaces.hpp"
-#include "tools/fault_proxy.hpp"
-#include "tools/local_network.hpp"
+#include "tools/lab/fault_proxy.hpp"
+#include "tools/lab/local_network.hpp"
 
 namespace placemesh::faults {
 

@@ -11,7 +11,7 @@
 
 #include "crdt/limits.hpp"
 #include "net/secure_channel.hpp"
-#include "tools/bench_common.hpp"
+#include "tools/lab/bench_common.hpp"
 
 namespace placemesh::faults {
 

@@ -26,7 +26,7 @@
 #include "node/roster_signature.hpp"
 #include "tests/faults/campaign.hpp"
 #include "tests/faults/hostile.hpp"
-#include "tools/bench_common.hpp"
+#include "tools/lab/bench_common.hpp"
 
 using namespace placemesh;
 using namespace placemesh::faults;

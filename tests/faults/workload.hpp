@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "tools/http_client.hpp"
+#include "tools/lab/http_client.hpp"
 
 namespace placemesh::faults {
 

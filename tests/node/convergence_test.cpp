@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/campaign.hpp"
-#include "tools/fault_proxy.hpp"
+#include "tools/lab/fault_proxy.hpp"
 
 using namespace placemesh;
 using namespace placemesh::test;

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "tools/local_network.hpp"
+#include "tools/lab/local_network.hpp"
 
 namespace placemesh::test {
 

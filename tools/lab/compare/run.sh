@@ -6,15 +6,15 @@
 # missing, builds, starts every server with its data in a temporary folder,
 # prints the table, stops them and removes the folder.
 #
-#   ./tools/compare/run.sh                       5 rounds of 100 increments per writer
-#   ./tools/compare/run.sh --writers 1           one writer at a time instead of six
-#   ./tools/compare/run.sh --rounds 10 --only placemesh,redis
+#   ./tools/lab/compare/run.sh                       5 rounds of 100 increments per writer
+#   ./tools/lab/compare/run.sh --writers 1           one writer at a time instead of six
+#   ./tools/lab/compare/run.sh --rounds 10 --only placemesh,redis
 #
 # Options go to placemesh-compare (--help lists them). Environment:
 # BUILD_DIR (default ./build), KEEP=1 keeps the servers' folder and logs.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(cd "$(dirname "$0")/../../.." && pwd)
 case "${1:-}" in -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 
 "$root/deploy/install-deps.sh" --bench
@@ -29,4 +29,4 @@ if [ "${KEEP:-0}" = 1 ]; then
 else
   trap 'rm -rf "$work"' EXIT
 fi
-"$build/tools/compare/placemesh-compare" --dir "$work" "$@"
+"$build/tools/lab/compare/placemesh-compare" --dir "$work" "$@"

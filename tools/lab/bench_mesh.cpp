@@ -1,4 +1,4 @@
-#include "tools/bench_mesh.hpp"
+#include "tools/lab/bench_mesh.hpp"
 
 #include <signal.h>
 
@@ -10,10 +10,10 @@
 #include "net/record_codec.hpp"
 #include "node/store.hpp"
 #include "tests/support/event_stream.hpp"
-#include "tools/bench_common.hpp"
-#include "tools/fault_proxy.hpp"
-#include "tools/local_network.hpp"
-#include "tools/running_mesh.hpp"
+#include "tools/lab/bench_common.hpp"
+#include "tools/lab/fault_proxy.hpp"
+#include "tools/lab/local_network.hpp"
+#include "tools/lab/running_mesh.hpp"
 
 namespace placemesh::tools {
 

@@ -28,11 +28,11 @@
 #include <thread>
 
 #include "node/lmdb.hpp"
-#include "tools/bench_common.hpp"
-#include "tools/bench_crypto.hpp"
-#include "tools/bench_mesh.hpp"
-#include "tools/compare/servers.hpp"
-#include "tools/local_network.hpp"
+#include "tools/lab/bench_common.hpp"
+#include "tools/lab/bench_crypto.hpp"
+#include "tools/lab/bench_mesh.hpp"
+#include "tools/lab/compare/servers.hpp"
+#include "tools/lab/local_network.hpp"
 
 
 namespace {

@@ -1,4 +1,4 @@
-#include "tools/http_client.hpp"
+#include "tools/lab/http_client.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/read.hpp>

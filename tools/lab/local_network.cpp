@@ -1,4 +1,4 @@
-#include "tools/local_network.hpp"
+#include "tools/lab/local_network.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>

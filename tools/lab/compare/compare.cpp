@@ -22,8 +22,8 @@
 #include <thread>
 
 #include "net/identity.hpp"
-#include "tools/bench_common.hpp"
-#include "tools/compare/systems.hpp"
+#include "tools/lab/bench_common.hpp"
+#include "tools/lab/compare/systems.hpp"
 
 using namespace placemesh;
 using namespace placemesh::compare;
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   CLI::App app{"placemesh-compare — six writers and HQ against placemesh, etcd, Redis and PostgreSQL, side by side "
                "on loopback (BENCHMARKS.md)\n\n"
                "The servers are started here with their data under --dir and stopped at the end. "
-               "tools/compare/run.sh installs them, builds and runs this. Exit codes: 0 measured, 1 a system "
+               "tools/lab/compare/run.sh installs them, builds and runs this. Exit codes: 0 measured, 1 a system "
                "failed (the message says which and where its log is), 2 usage.\n\n"
                "Example:\n  placemesh-compare --dir /tmp/compare --rounds 5 --operations 100",
                "placemesh-compare"};

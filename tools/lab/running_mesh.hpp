@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "tools/fault_proxy.hpp"
-#include "tools/local_network.hpp"
+#include "tools/lab/fault_proxy.hpp"
+#include "tools/lab/local_network.hpp"
 
 namespace placemesh::tools {
 

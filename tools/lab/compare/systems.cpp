@@ -1,4 +1,4 @@
-#include "tools/compare/systems.hpp"
+#include "tools/lab/compare/systems.hpp"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -13,12 +13,12 @@
 #include <regex>
 #include <thread>
 
-#include "tools/bench_common.hpp"
-#include "tools/compare/servers.hpp"
-#include "tools/http_client.hpp"
-#include "tools/local_network.hpp"
+#include "tools/lab/bench_common.hpp"
+#include "tools/lab/compare/servers.hpp"
+#include "tools/lab/http_client.hpp"
+#include "tools/lab/local_network.hpp"
 #include "tools/network_plan.hpp"
-#include "tools/running_mesh.hpp"
+#include "tools/lab/running_mesh.hpp"
 
 namespace placemesh::compare {
 

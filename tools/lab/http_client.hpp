@@ -1,8 +1,9 @@
 #pragma once
-// A small blocking HTTP/1.1 client for placemeshctl, the benchmark and the
-// tests: one keep-alive connection, a deadline per request, no TLS (the API
-// listens on loopback or behind a proxy). Responses must carry
-// Content-Length, as the node's do.
+// A small blocking HTTP/1.1 client for the benchmarks and the tests: one
+// keep-alive connection, a deadline per request, no TLS, no allocation
+// beyond the body, so that what the benchmarks time is the node. Responses
+// must carry Content-Length, as the node's do. The product (placemeshctl)
+// uses tools/api_client.hpp, on libcurl.
 //
 // Not thread-safe: one client per thread.
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "tools/http_client.hpp"
+#include "tools/lab/http_client.hpp"
 #include "tools/network_plan.hpp"
 
 namespace placemesh::tools {

@@ -1,4 +1,4 @@
-#include "tools/compare/servers.hpp"
+#include "tools/lab/compare/servers.hpp"
 
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <thread>
 
-#include "tools/bench_common.hpp"
-#include "tools/local_network.hpp"
+#include "tools/lab/bench_common.hpp"
+#include "tools/lab/local_network.hpp"
 
 extern char** environ;
 

@@ -1,6 +1,6 @@
-#include "tools/bench_crypto.hpp"
+#include "tools/lab/bench_crypto.hpp"
 
-#include "tools/bench_common.hpp"
+#include "tools/lab/bench_common.hpp"
 
 #include <sodium.h>
 

@@ -1,4 +1,4 @@
-#include "tools/fault_proxy.hpp"
+#include "tools/lab/fault_proxy.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/post.hpp>

@@ -1,10 +1,10 @@
-#include "tools/running_mesh.hpp"
+#include "tools/lab/running_mesh.hpp"
 
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
 
-#include "tools/bench_common.hpp"
+#include "tools/lab/bench_common.hpp"
 
 namespace placemesh::tools {
 

@@ -1,5 +1,5 @@
 // tools/fault_proxy: the relay the fault tests put in front of gossip ports.
-#include "tools/fault_proxy.hpp"
+#include "tools/lab/fault_proxy.hpp"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -9,8 +9,8 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "tools/bench_common.hpp"
-#include "tools/local_network.hpp"
+#include "tools/lab/bench_common.hpp"
+#include "tools/lab/local_network.hpp"
 
 using namespace placemesh;
 
