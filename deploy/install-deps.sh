@@ -15,6 +15,8 @@
 #   libspdlog-dev                 logs
 #   libcli11-dev                  command lines of placemeshd and placemeshctl
 #   libcurl4-openssl-dev          placemeshctl's HTTP(S) client (TLS, CAs, proxies, keep-alive)
+#   libssl-dev openssl            HTTPS on the node's API (RESTinio over asio::ssl); the tests make
+#                                 a self-signed certificate with the openssl command
 #   libpq-dev                     PostgreSQL's client library, for tools/lab/compare (placemesh-compare)
 #   clang-14 libclang-rt-14-dev   libFuzzer targets (tests/fuzz/run.sh)
 #   iproute2 nftables             the network-namespace test: ip netns, partitions
@@ -35,7 +37,7 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config ccache catch2 librapidcheck-dev capnproto libcapnp-dev liblmdb-dev
           lmdb-utils libsodium-dev libasio-dev librestinio-dev libhttp-parser-dev libfmt-dev
-          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev clang-14 libclang-rt-14-dev
+          libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev libssl-dev openssl clang-14 libclang-rt-14-dev
           iproute2 nftables libpq-dev)
 for arg in "$@"; do
   case "$arg" in

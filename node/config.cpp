@@ -50,15 +50,19 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   Config config;
   config.file = file;
   const auto base = file.parent_path();
-  auto path_field = [&](std::string_view key, std::string_view expected) {
-    auto value = fields.string(root, key, key, true, expected);
+  auto path_in = [&](const toml::table& table, std::string_view key, std::string_view where, bool required,
+                     std::string_view expected) {
+    auto value = fields.string(table, key, where, required, expected);
     if (!value) return std::filesystem::path{};
     if (value->empty()) {
-      fields.problem(key, std::string("empty; expected ") + std::string(expected));
+      fields.problem(where, std::string("empty; expected ") + std::string(expected));
       return std::filesystem::path{};
     }
     std::filesystem::path path(*value);
     return path.is_absolute() ? path : base / path;
+  };
+  auto path_field = [&](std::string_view key, std::string_view expected) {
+    return path_in(root, key, key, true, expected);
   };
   config.node = fields.string(root, "node", "node", true, "this node's name in the roster, such as \"CIM\"")
                     .value_or("");
@@ -95,9 +99,15 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   if (const auto* api = root.get("api")) {
     if (const auto* table = api->as_table()) {
-      fields.unknown_keys(*table, {"body_bytes_max"}, "api.");
+      fields.unknown_keys(*table, {"body_bytes_max", "tls_certificate", "tls_key"}, "api.");
       if (auto bytes = fields.integer(*table, "body_bytes_max", "api.body_bytes_max", false, 256, 1 << 20))
         config.body_bytes_max = static_cast<std::size_t>(*bytes);
+      config.tls_certificate = path_in(*table, "tls_certificate", "api.tls_certificate", false,
+                                       "the path of the API's certificate chain (PEM)");
+      config.tls_key = path_in(*table, "tls_key", "api.tls_key", false, "the path of the API's private key (PEM)");
+      if (config.tls_certificate.empty() != config.tls_key.empty())
+        fields.problem(config.tls_key.empty() ? "api.tls_key" : "api.tls_certificate",
+                       "missing; HTTPS needs both api.tls_certificate and api.tls_key");
     } else {
       fields.problem("api", "expected an [api] table");
     }

@@ -34,6 +34,11 @@ struct Config {
   std::string log_level = "info";   // trace, debug, info, warn, error
   std::size_t map_bytes = std::size_t{1} << 30;  // [store] map_size_mb
   std::size_t body_bytes_max = 16 * 1024;        // [api] body_bytes_max
+  // [api] tls_certificate and tls_key (PEM): both or neither. With them the
+  // API speaks HTTPS only (TLS 1.2 and up); plain HTTP on that port fails.
+  std::filesystem::path tls_certificate;
+  std::filesystem::path tls_key;
+  [[nodiscard]] bool tls() const { return !tls_certificate.empty(); }
 };
 
 inline constexpr std::size_t config_bytes_max = 64 * 1024;

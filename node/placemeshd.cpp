@@ -23,7 +23,7 @@
 #include "crdt/limits.hpp"
 #include "net/identity.hpp"
 #include "node/config.hpp"
-#include "node/http_api.hpp"
+#include "node/api/http_api.hpp"
 #include "node/mesh.hpp"
 #include "node/replica.hpp"
 #include "node/roster.hpp"
@@ -84,6 +84,7 @@ Result<Startup> prepare(const std::filesystem::path& config_file) {
   if (!key) return key.error();
   if (auto status = check_membership(roster.value(), config.value(), *key.value(), "roster file"); !status)
     return status.error();
+  if (auto status = HttpApi::check_tls(config.value()); !status) return status.error();
   return Startup{std::move(config).value(), std::move(roster).value(), std::move(text).value(),
                  std::move(tokens).value(), std::move(key).value()};
 }

@@ -149,6 +149,33 @@ TEST_CASE("api: bad requests are refused with the field named and change nothing
   CHECK(status["operations"] == 0);
 }
 
+TEST_CASE("api: a wrong method on any route gets 405 with Allow, by one rule") {
+  TestNetwork network("methods");
+  RunningNode cim(network, "CIM");
+  const std::string token = network.token("admin");
+  struct Case {
+    std::string path, allowed;
+  };
+  for (const Case& route : {Case{"/", "GET"}, Case{"/index.html", "GET"}, Case{"/healthz", "GET"},
+                            Case{"/metrics", "GET"}, Case{"/v1/board", "GET"}, Case{"/v1/events", "GET"},
+                            Case{"/v1/status", "GET"}, Case{"/v1/session", "GET"}, Case{"/v1/roster", "POST"},
+                            Case{"/v1/pools/CIM/men/admit", "POST"}}) {
+    for (const std::string method : {"GET", "POST", "PUT", "DELETE", "PATCH"}) {
+      if (method == route.allowed) continue;
+      INFO(method << " " << route.path);
+      const auto response = cim.request(method, route.path, method == "GET" ? "" : "{}", token);
+      CHECK(response.status == 405);
+      CHECK(response.headers.at("allow") == route.allowed);
+      CHECK(body_of(response)["error"] == "malformed");
+      CHECK_THAT(body_of(response)["message"].get<std::string>(), Catch::Contains("accepts " + route.allowed));
+    }
+  }
+  // Without a token, everything under /v1 is 401 first, whatever the method.
+  CHECK(cim.request("POST", "/v1/board", "{}", "").status == 401);
+  // Nothing was recorded by any of it.
+  CHECK(cim.get("/v1/status")["operations"] == 0);
+}
+
 TEST_CASE("api: a repeated op_id returns the first answer and counts once") {
   TestNetwork network("replay");
   RunningNode cim(network, "CIM");

@@ -1,11 +1,14 @@
 #pragma once
 // The node's HTTP API (DESIGN §5; reference in docs/api.md), served by
-// RESTinio on the node's own asio::io_context, on the io thread. This is the
-// only translation unit that includes RESTinio (it is a heavy header).
+// RESTinio on the node's own asio::io_context, on the io thread, over plain
+// HTTP or, with [api] tls_certificate and tls_key, HTTPS (TLS 1.2 and up).
+// http_api.cpp is the only translation unit that includes RESTinio (a heavy
+// header): it holds the route table (RESTinio's express router), the token
+// rule for /v1, one 405-with-Allow rule for every route, the event streams
+// and the TLS settings; the resources are in node/api/resources.hpp.
 //
-//   GET  /healthz                                 no token
-//   GET  /metrics                                 no token (Prometheus text format)
-//   GET  /v1/status, /v1/board                    viewer and up
+//   GET  /, /healthz, /metrics                    no token
+//   GET  /v1/status, /v1/board, /v1/events, /v1/session    viewer and up
 //   POST /v1/pools/{centre}/{unit}/{operation}    operator of that centre, admin
 //   POST /v1/roster                               admin: install a newer signed roster
 //
@@ -31,12 +34,16 @@ class HttpApi {
   [[nodiscard]] static Result<std::unique_ptr<HttpApi>> start(asio::io_context& io, const Config& config,
                                                               Replica& replica, const Tokens& tokens,
                                                               std::int64_t started_ms, Mesh* mesh);
+  // The certificate and key of [api] load (Ok when there are none): what
+  // start() would refuse, for placemeshd --check.
+  [[nodiscard]] static Status check_tls(const Config& config);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
 
   void close();
   [[nodiscard]] std::uint16_t port() const;
+  [[nodiscard]] bool tls() const;  // HTTPS (config [api] tls_certificate, tls_key)
 
   struct Impl;
 

@@ -1,4 +1,4 @@
-#include "node/metrics.hpp"
+#include "node/api/metrics.hpp"
 
 #include <cstdio>
 #include <sstream>
