@@ -24,7 +24,6 @@ inline constexpr std::size_t pool_id_bytes_max = 64;        // "CENTRE/unit"
 inline constexpr std::size_t key_arg_bytes_max = 96;        // reason, reservation id, origin hex
 inline constexpr std::size_t reservation_reference_bytes_max = 64;  // DESIGN §1
 inline constexpr std::size_t pools_per_centre_max = 64;
-inline constexpr std::size_t peers_max = 1'024;
 
 // --- time -------------------------------------------------------------------
 // A remote HLC further ahead of our physical clock than this is refused.
@@ -38,20 +37,78 @@ inline constexpr std::int64_t reservation_hold_max_ms = 7 * 24 * 60 * 60 * 1000;
 // --- wire -------------------------------------------------------------------
 inline constexpr std::size_t frame_bytes_max = 1 << 20;     // 1 MiB, DESIGN §4.2
 inline constexpr std::size_t records_per_frame_max = 1'024;
-inline constexpr std::size_t record_bytes_max = 1'024;      // one encoded, signed record
+// One encoded, signed record. Real ones are under 400 bytes (a 64-byte pool
+// id, a 96-byte key argument, the 64-byte signature and 40-byte origin).
+inline constexpr std::size_t record_bytes_max = 896;
 // Superseded seqs named in one anti-entropy answer (8 bytes each); the rest
 // follow in the next answer.
 inline constexpr std::size_t superseded_per_delta_max = 4'096;
+// Origins in one digest (a longer one is refused as malformed).
+inline constexpr std::size_t digest_origins_max = 1'024;
+// What Cap'n Proto adds around the records of a delta: the message and
+// list headers and one OriginDelta with its origin per origin part (about
+// 100 bytes each), for up to about 600 origins.
+inline constexpr std::size_t delta_overhead_bytes = 64 << 10;
+// A signed roster travels in one link message, with this much room for the
+// message around its text.
+inline constexpr std::size_t roster_message_overhead_bytes = 4 << 10;
+
+// --- links (net/link, net/gossip, node/mesh) --------------------------------
+// Bytes queued to one peer before the link is closed as too slow.
+inline constexpr std::size_t link_send_queue_bytes_max = 8 << 20;
+inline constexpr std::size_t link_read_chunk_bytes = 64 << 10;
+// A link that received nothing for this long is closed (a half-open TCP
+// connection); peers send a digest every sync interval.
+inline constexpr std::int64_t silence_max_ms = 5 * sync_interval_ms;
+// Redial backoff: from min, doubling with jitter, capped at max.
+inline constexpr std::int64_t redial_min_ms = 100;
+inline constexpr std::int64_t redial_max_ms = 30'000;
+// Handshakes in progress at once, and from one host.
+inline constexpr std::size_t handshakes_max = 64;
+inline constexpr std::size_t handshakes_per_host_max = 8;
+// A refused peer is logged at most once per this interval.
+inline constexpr std::int64_t rejection_log_interval_ms = 60'000;
+
+// --- roster and config files (node/roster, node/config) ---------------------
+inline constexpr std::size_t roster_nodes_max = 1'024;  // also the most peers a node has
+inline constexpr std::size_t node_name_bytes_max = 16;
+inline constexpr std::size_t roster_bytes_max = frame_bytes_max - roster_message_overhead_bytes;
+inline constexpr std::size_t config_bytes_max = 64 << 10;
+inline constexpr std::size_t tokens_file_bytes_max = 1 << 20;
+// [store] map_size_mb: the LMDB map, in MiB (1 MiB to 1 TiB).
+inline constexpr std::int64_t store_map_mb_max = 1 << 20;
 
 // --- node -------------------------------------------------------------------
 inline constexpr std::size_t op_id_bytes_max = 64;
-inline constexpr std::size_t op_id_retention_max = 1'000'000;
+// Op ids are kept with their receipts for as long as the store lives: their
+// retention is not bounded yet (DESIGN §3.5; issue 15).
 // Batches waiting for the store's writer thread; more are refused (retryable).
 inline constexpr std::size_t store_queue_max = 10'000;
 // After a commit the writer thread polls its queue this long before it
 // sleeps: waking a sleeping thread costs tens of microseconds on a VM, a
 // tenth of a commit (BENCHMARKS.md).
 inline constexpr std::int64_t store_writer_spin_us = 200;
+
+// --- HTTP API (node/api) ------------------------------------------------------
+inline constexpr std::size_t api_connections_max = 1'024;
+// Live-update streams (GET /v1/events) open at once; each is a connection.
+inline constexpr std::size_t event_streams_max = 512;
+// A comment line on every event stream this often keeps proxies from closing it.
+inline constexpr std::int64_t event_keepalive_ms = 15'000;
+// A request must arrive, and a response be written, within these.
+inline constexpr std::int64_t api_read_timeout_ms = 15'000;
+inline constexpr std::int64_t api_write_timeout_ms = 15'000;
+// An operation waiting for the store longer than this is abandoned by the server.
+inline constexpr std::int64_t api_handle_timeout_ms = 60'000;
+// Request bodies: [api] body_bytes_max, its default and its range. Bodies
+// over it get 413; RESTinio drops a connection whose body passes this many
+// times it (or the largest roster, for POST /v1/roster): no answer possible.
+inline constexpr std::size_t api_body_bytes_default = 16 << 10;
+inline constexpr std::size_t api_body_bytes_min = 256;
+inline constexpr std::size_t api_body_bytes_max = 1 << 20;
+inline constexpr std::size_t api_hard_body_factor = 4;
+// The free-text reason of a release (kept in the local audit log only).
+inline constexpr std::size_t release_reason_bytes_max = 200;
 
 // HLC logical counter width (see crdt/hlc.hpp).
 inline constexpr std::uint32_t hlc_logical_max = 0xFFFF;
@@ -61,8 +118,27 @@ static_assert(static_cast<std::uint64_t>(pool_places_max) < cumulative_total_max
 static_assert(heartbeat_interval_ms >= sync_interval_ms);
 static_assert(reservation_hold_default_ms <= reservation_hold_max_ms);
 static_assert(handshake_timeout_ms > sync_interval_ms);
-// A full frame of maximal records must fit into one frame.
-static_assert(records_per_frame_max * record_bytes_max <= frame_bytes_max);
 static_assert(reservation_reference_bytes_max <= key_arg_bytes_max);
+// A delta of the most records, each of the largest size (with its list
+// pointer), naming the most superseded seqs, fits one frame.
+static_assert(records_per_frame_max * (record_bytes_max + 8) + superseded_per_delta_max * 8 + delta_overhead_bytes <=
+              frame_bytes_max);
+// The largest roster accepted from a file or the API can be gossiped.
+static_assert(roster_bytes_max + roster_message_overhead_bytes <= frame_bytes_max);
+// A digest of the most origins fits a frame with room to spare for their
+// clouds: each origin's entry is at most 96 bytes (list element, origin
+// struct and 32-byte key, cloud pointer).
+static_assert(digest_origins_max * 96 <= frame_bytes_max / 4);
+// Every node of the largest roster can have its own origin in a digest.
+static_assert(roster_nodes_max <= digest_origins_max);
+// A link is declared silent only after several digests were due.
+static_assert(silence_max_ms >= 3 * sync_interval_ms);
+static_assert(redial_min_ms < redial_max_ms && redial_max_ms >= handshake_timeout_ms);
+static_assert(handshakes_per_host_max <= handshakes_max);
+// The send queue holds at least a few maximal frames.
+static_assert(link_send_queue_bytes_max >= 4 * frame_bytes_max);
+static_assert(api_body_bytes_min <= api_body_bytes_default && api_body_bytes_default <= api_body_bytes_max);
+static_assert(release_reason_bytes_max < api_body_bytes_min);
+static_assert(api_handle_timeout_ms > api_read_timeout_ms);
 
 }  // namespace placemesh::limits

@@ -82,9 +82,9 @@ class GossipTransport {
 struct GossipSettings {
   PublicKey self;
   std::int64_t sync_interval_ms = limits::sync_interval_ms;
-  std::int64_t silence_max_ms = 5 * limits::sync_interval_ms;
-  std::int64_t redial_min_ms = 100;
-  std::int64_t redial_max_ms = 30'000;
+  std::int64_t silence_max_ms = limits::silence_max_ms;
+  std::int64_t redial_min_ms = limits::redial_min_ms;
+  std::int64_t redial_max_ms = limits::redial_max_ms;
 };
 
 struct OriginLag {

@@ -1,3 +1,4 @@
+#include "crdt/limits.hpp"
 #include "net/link.hpp"
 
 #include <asio/write.hpp>
@@ -15,7 +16,7 @@ Link::Link(asio::ip::tcp::socket socket, Settings settings, LinkEvents& events)
       timer_(socket_.get_executor()),
       settings_(std::move(settings)),
       events_(events),
-      buffer_(link_read_chunk_bytes) {
+      buffer_(limits::link_read_chunk_bytes) {
   std::error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
   remote_ = ec ? std::string("unknown") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
@@ -71,7 +72,7 @@ bool Link::send(std::span<const std::uint8_t> message) {
     ++dropped_;
     return false;
   }
-  if (outbox_bytes_ + message.size() > link_send_queue_bytes_max) {
+  if (outbox_bytes_ + message.size() > limits::link_send_queue_bytes_max) {
     ++dropped_;
     return false;
   }

@@ -22,8 +22,6 @@ namespace placemesh::net {
 
 // Bytes waiting to be written to one peer; a message that does not fit is
 // dropped and counted (anti-entropy repairs what it carried).
-inline constexpr std::size_t link_send_queue_bytes_max = 8 << 20;
-inline constexpr std::size_t link_read_chunk_bytes = 64 << 10;
 
 class Link;
 

@@ -50,7 +50,7 @@ Result<std::vector<Record>> get_records(capnp::List<capnp::Data>::Reader in) {
 }
 
 Result<LinkMessage> read_digest(capnp::List<wire::OriginKnowledge>::Reader list) {
-  if (list.size() > limits::records_per_frame_max)
+  if (list.size() > limits::digest_origins_max)
     return make_error(Code::malformed, "a digest of " + std::to_string(list.size()) + " origins");
   DigestMessage digest;
   for (auto entry : list) {

@@ -91,7 +91,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   if (const auto* store = root.get("store")) {
     if (const auto* table = store->as_table()) {
       fields.unknown_keys(*table, {"map_size_mb"}, "store.");
-      if (auto mb = fields.integer(*table, "map_size_mb", "store.map_size_mb", false, 1, 1 << 20))
+      if (auto mb = fields.integer(*table, "map_size_mb", "store.map_size_mb", false, 1, limits::store_map_mb_max))
         config.map_bytes = static_cast<std::size_t>(*mb) << 20;
     } else {
       fields.problem("store", "expected a [store] table");
@@ -100,7 +100,8 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   if (const auto* api = root.get("api")) {
     if (const auto* table = api->as_table()) {
       fields.unknown_keys(*table, {"body_bytes_max", "tls_certificate", "tls_key"}, "api.");
-      if (auto bytes = fields.integer(*table, "body_bytes_max", "api.body_bytes_max", false, 256, 1 << 20))
+      if (auto bytes = fields.integer(*table, "body_bytes_max", "api.body_bytes_max", false, limits::api_body_bytes_min,
+                                    limits::api_body_bytes_max))
         config.body_bytes_max = static_cast<std::size_t>(*bytes);
       config.tls_certificate = path_in(*table, "tls_certificate", "api.tls_certificate", false,
                                        "the path of the API's certificate chain (PEM)");
@@ -117,7 +118,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
 }
 
 Result<Config> load_config(const std::filesystem::path& file) {
-  auto text = read_small_file(file, config_bytes_max, Code::bad_config);
+  auto text = read_small_file(file, limits::config_bytes_max, Code::bad_config);
   if (!text) return text.error();
   return parse_config(text.value(), file);
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "crdt/limits.hpp"
 #include "crdt/origin.hpp"
 #include "crdt/result.hpp"
 
@@ -33,7 +34,7 @@ struct Config {
   std::filesystem::path tokens_file;
   std::string log_level = "info";   // trace, debug, info, warn, error
   std::size_t map_bytes = std::size_t{1} << 30;  // [store] map_size_mb
-  std::size_t body_bytes_max = 16 * 1024;        // [api] body_bytes_max
+  std::size_t body_bytes_max = limits::api_body_bytes_default;  // [api] body_bytes_max
   // [api] tls_certificate and tls_key (PEM): both or neither. With them the
   // API speaks HTTPS only (TLS 1.2 and up); plain HTTP on that port fails.
   std::filesystem::path tls_certificate;
@@ -41,7 +42,6 @@ struct Config {
   [[nodiscard]] bool tls() const { return !tls_certificate.empty(); }
 };
 
-inline constexpr std::size_t config_bytes_max = 64 * 1024;
 
 // Every bad field is named in one bad_config error, with the form expected.
 [[nodiscard]] Result<Config> parse_config(std::string_view text, const std::filesystem::path& file);

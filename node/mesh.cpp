@@ -1,3 +1,4 @@
+#include "crdt/limits.hpp"
 #include "node/mesh.hpp"
 
 #include <spdlog/spdlog.h>
@@ -135,7 +136,7 @@ void Mesh::accept() {
     const std::string host = socket.remote_endpoint(endpoint_ec).address().to_string();
     std::size_t from_host = 0;
     for (const auto& link : handshaking_) from_host += host_of(link->remote()) == host;
-    if (handshaking_.size() >= handshakes_max || from_host >= handshakes_per_host_max) {
+    if (handshaking_.size() >= limits::handshakes_max || from_host >= limits::handshakes_per_host_max) {
       count_rejection("handshake_slots_full", host);  // closed at once: the socket goes out of scope
     } else {
       handshaking_.push_back(net::Link::start(std::move(socket), settings(net::Handshake::Role::responder, {}),
@@ -245,9 +246,9 @@ void Mesh::count_rejection(const std::string& reason, const std::string& who) {
   const std::string log_key = host_of(who) + " " + reason;
   const std::int64_t now = now_ms();
   if (last_logged_ms_.size() > 4'096)  // many source addresses: forget the old ones
-    std::erase_if(last_logged_ms_, [now](const auto& entry) { return now - entry.second >= rejection_log_interval_ms; });
+    std::erase_if(last_logged_ms_, [now](const auto& entry) { return now - entry.second >= limits::rejection_log_interval_ms; });
   auto& last = last_logged_ms_[log_key];
-  if (last != 0 && now - last < rejection_log_interval_ms) return;  // at most once a minute per peer and reason
+  if (last != 0 && now - last < limits::rejection_log_interval_ms) return;  // at most once a minute per peer and reason
   last = now;
   spdlog::warn("refused from {}: {} ({} so far; logged at most once a minute)", who, reason, rejections_[reason]);
 }

@@ -29,11 +29,6 @@
 
 namespace placemesh {
 
-inline constexpr std::int64_t rejection_log_interval_ms = 60'000;
-// Connections still in their handshake, in all and from one address.
-inline constexpr std::size_t handshakes_max = 64;
-inline constexpr std::size_t handshakes_per_host_max = 8;
-
 struct PeerStatus {
   std::string name;
   GossipPeer gossip;   // state, contact, traffic

@@ -71,7 +71,7 @@ Status check_membership(const Roster& roster, const Config& config, const Secret
 Result<Startup> prepare(const std::filesystem::path& config_file) {
   auto config = load_config(config_file);
   if (!config) return config.error();
-  auto text = read_small_file(config.value().roster_file, roster_bytes_max, Code::bad_config);
+  auto text = read_small_file(config.value().roster_file, limits::roster_bytes_max, Code::bad_config);
   if (!text) return text.error();
   if (auto status = verify_roster(text.value(), config.value().admin_key, config.value().roster_file.string());
       !status)

@@ -63,7 +63,7 @@ Result<std::string> read_small_file(const std::filesystem::path& path, std::size
 namespace {
 
 bool is_node_name(std::string_view name) {
-  if (name.empty() || name.size() > node_name_bytes_max) return false;
+  if (name.empty() || name.size() > limits::node_name_bytes_max) return false;
   for (char c : name)
     if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
   return true;
@@ -119,8 +119,8 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
     roster.version = static_cast<std::uint64_t>(*version);
   const auto* nodes = root.get("node") ? root.get("node")->as_array() : nullptr;
   if (nodes == nullptr || nodes->empty()) fields.problem("node", "expected one [[node]] table per node");
-  if (nodes != nullptr && nodes->size() > roster_nodes_max)
-    fields.problem("node", "more than " + std::to_string(roster_nodes_max) + " nodes");
+  if (nodes != nullptr && nodes->size() > limits::roster_nodes_max)
+    fields.problem("node", "more than " + std::to_string(limits::roster_nodes_max) + " nodes");
   std::set<std::string> names;
   std::set<PublicKey> keys;
   if (nodes != nullptr) {
@@ -179,7 +179,7 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
 }
 
 Result<Roster> load_roster(const std::filesystem::path& path) {
-  auto text = read_small_file(path, roster_bytes_max, Code::bad_config);
+  auto text = read_small_file(path, limits::roster_bytes_max, Code::bad_config);
   if (!text) return text.error();
   return parse_roster(text.value(), path.string());
 }

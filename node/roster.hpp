@@ -46,9 +46,6 @@ struct Roster {
 };
 
 // Limits of a roster, checked when it is read.
-inline constexpr std::size_t roster_nodes_max = 1'024;
-inline constexpr std::size_t node_name_bytes_max = 16;
-inline constexpr std::size_t roster_bytes_max = 1 << 20;
 
 // Parses roster TOML; every problem is named in one bad_config error.
 [[nodiscard]] Result<Roster> parse_roster(std::string_view text, const std::string& source);

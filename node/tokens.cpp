@@ -1,3 +1,4 @@
+#include "crdt/limits.hpp"
 #include "node/tokens.hpp"
 
 #include <sodium.h>
@@ -80,7 +81,7 @@ Result<Tokens> Tokens::parse(std::string_view text, const std::string& source) {
 }
 
 Result<Tokens> Tokens::load(const std::filesystem::path& path) {
-  auto text = read_small_file(path, 1 << 20, Code::bad_config);
+  auto text = read_small_file(path, limits::tokens_file_bytes_max, Code::bad_config);
   if (!text) return text.error();
   return parse(text.value(), path.string());
 }

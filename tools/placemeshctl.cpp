@@ -17,6 +17,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "crdt/limits.hpp"
 #include "net/identity.hpp"
 #include "node/replica.hpp"
 #include "node/roster.hpp"
@@ -336,7 +337,7 @@ int keygen(const Options& options, const std::string& out, std::string_view what
 int roster_sign(const std::string& admin_key_file, const std::string& in, const std::string& out) {
   auto admin = load_key_file(admin_key_file);
   if (!admin) return fail(admin.error());
-  auto text = read_small_file(in, roster_bytes_max, Code::bad_config);
+  auto text = read_small_file(in, limits::roster_bytes_max, Code::bad_config);
   if (!text) return fail(text.error());
   auto parsed = parse_roster(text.value(), in);  // never sign a roster nodes would refuse
   if (!parsed) return fail(parsed.error());
@@ -352,7 +353,7 @@ int roster_sign(const std::string& admin_key_file, const std::string& in, const 
 }
 
 int roster_check(const Options& options, const std::string& in, const std::string& admin_public, bool show) {
-  auto text = read_small_file(in, roster_bytes_max, Code::bad_config);
+  auto text = read_small_file(in, limits::roster_bytes_max, Code::bad_config);
   if (!text) return fail(text.error());
   auto parsed = parse_roster(text.value(), in);
   if (!parsed) return fail(parsed.error());
@@ -606,7 +607,7 @@ int main(int argc, char** argv) {
       roster->add_subcommand("push", "hand a newer signed roster to a node (admin token); it passes it on to the mesh");
   roster_push_command->add_option("--in", roster_in, "signed roster")->required();
   roster_push_command->callback([&] {
-    auto text = read_small_file(roster_in, roster_bytes_max, Code::bad_config);
+    auto text = read_small_file(roster_in, limits::roster_bytes_max, Code::bad_config);
     if (!text) {
       rc = fail(text.error());
       return;

@@ -1,3 +1,4 @@
+#include "crdt/limits.hpp"
 #include "node/api/http_api.hpp"
 
 #include <spdlog/spdlog.h>
@@ -24,13 +25,6 @@ struct TlsTraits : public restinio::single_thread_tls_traits_t<restinio::asio_ti
 using Request = restinio::request_handle_t;
 using Router = restinio::router::express_router_t<>;
 
-constexpr std::size_t connections_max = 1'024;
-// Live-update streams (GET /v1/events) open at once; each is a connection.
-constexpr std::size_t event_streams_max = 512;
-constexpr auto events_keepalive = std::chrono::seconds(15);
-// RESTinio drops a connection whose body passes this (no answer possible);
-// up to it, a body over body_bytes_max gets a 413 with a JSON error.
-constexpr std::size_t hard_body_bytes_factor = 4;
 
 // One route: who may call it is the resource's business, except that every
 // /v1 route needs a valid token (checked before routing, so an unknown /v1
@@ -223,7 +217,7 @@ struct HttpApi::Impl {
   // changes of one turn of the io loop); a comment line every 15 s keeps
   // proxies from closing it.
   void open_stream(const Request& request) {
-    if (streams.size() >= event_streams_max)
+    if (streams.size() >= limits::event_streams_max)
       return reply(request,
                    api::error_answer(make_error(Code::busy, std::to_string(streams.size()) + " event streams are open")));
     ++answers[200];
@@ -287,7 +281,7 @@ struct HttpApi::Impl {
   }
 
   void keepalive() {
-    events_timer->expires_after(events_keepalive);
+    events_timer->expires_after(std::chrono::milliseconds(limits::event_keepalive_ms));
     events_timer->async_wait([this, alive_flag = alive](std::error_code ec) {
       if (ec || !*alive_flag) return;
       if (streams.empty()) {
@@ -306,12 +300,12 @@ struct HttpApi::Impl {
     settings.port(config.api_listen.port)
         .address(config.api_listen.host)
         .request_handler([this](Request request) { return handle(std::move(request)); })
-        .read_next_http_message_timelimit(std::chrono::seconds(15))
-        .write_http_response_timelimit(std::chrono::seconds(15))
-        .handle_request_timeout(std::chrono::seconds(60))
-        .max_parallel_connections(connections_max)
+        .read_next_http_message_timelimit(std::chrono::milliseconds(limits::api_read_timeout_ms))
+        .write_http_response_timelimit(std::chrono::milliseconds(limits::api_write_timeout_ms))
+        .handle_request_timeout(std::chrono::milliseconds(limits::api_handle_timeout_ms))
+        .max_parallel_connections(limits::api_connections_max)
         .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}.max_body_size(
-            std::max(config.body_bytes_max * hard_body_bytes_factor, roster_bytes_max)))
+            std::max(config.body_bytes_max * limits::api_hard_body_factor, limits::roster_bytes_max)))
         .socket_options_setter([](auto& options) { options.set_option(asio::ip::tcp::no_delay(true)); })
         .acceptor_post_bind_hook([this](asio::ip::tcp::acceptor& acceptor) {
           std::error_code ec;

@@ -35,7 +35,8 @@ std::optional<std::pair<Error, std::string>> parse_body(std::string_view body, O
     } else if (name == "reason" && reasons) {
       if (!value.is_string()) return bad("reason", "expected a string");
       op.reason = value.get<std::string>();
-      if (op.reason.size() > 200) return bad("reason", "at most 200 bytes");
+      if (op.reason.size() > limits::release_reason_bytes_max)
+        return bad("reason", "at most " + std::to_string(limits::release_reason_bytes_max) + " bytes");
     } else {
       return bad(name, "not a field of " + std::string(operation_name(op.kind)));
     }
