@@ -1,11 +1,11 @@
 // placemeshctl against a real node: the commands an operator uses, their
 // output, and the exit codes scripts rely on (0 ok, 1 refused, 2 usage,
 // 3 node unreachable).
-#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
 
+#include "tests/support/run_command.hpp"
 #include "tests/support/test_network.hpp"
 
 using namespace placemesh;
@@ -13,21 +13,7 @@ using namespace placemesh::test;
 
 namespace {
 
-struct Ran {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Ran ctl(const std::string& args) {
-  Ran ran;
-  FILE* pipe = ::popen((std::string(PLACEMESHCTL_PATH) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) ran.output += buffer;
-  const int status = ::pclose(pipe);
-  ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return ran;
-}
+Ran ctl(const std::string& args) { return run_command(std::string(PLACEMESHCTL_PATH) + " " + args); }
 
 }  // namespace
 

@@ -5,12 +5,12 @@
 // names the field. The certificate is self-signed, made by the openssl
 // command for 127.0.0.1 in the test's own folder.
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 
+#include "tests/support/run_command.hpp"
 #include "tests/support/test_network.hpp"
 
 using namespace placemesh;
@@ -18,26 +18,11 @@ using namespace placemesh::test;
 
 namespace {
 
-struct Ran {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Ran run(const std::string& command) {
-  Ran ran;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) ran.output += buffer;
-  const int status = ::pclose(pipe);
-  ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return ran;
-}
 
 // A self-signed certificate for 127.0.0.1 and its key (mode 0600) in `dir`.
 void make_certificate(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
-  const Ran made = run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+  const Ran made = run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
                        "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '" +
                        (dir / "api.key").string() + "' -out '" + (dir / "api.crt").string() + "'");
   INFO(made.output);
@@ -63,20 +48,20 @@ TEST_CASE("tls: placemeshctl --cacert reaches a node over HTTPS, and untrusted o
   const std::string cacert = " --cacert '" + (tls / "api.crt").string() + "'";
   const std::string ctl = std::string(PLACEMESHCTL_PATH) + " --api " + url;
   const std::string trusted = ctl + cacert + " --token " + network.token("viewer");
-  REQUIRE(eventually([&] { return run(trusted + " status").code == 0; }));
+  REQUIRE(eventually([&] { return run_command(trusted + " status").code == 0; }));
 
-  const Ran status = run(trusted + " --json status");
+  const Ran status = run_command(trusted + " --json status");
   INFO(status.output);
   CHECK(status.code == 0);
   CHECK(nlohmann::json::parse(status.output)["node"] == "CIM");
   // A change over HTTPS, acknowledged and then on the board.
-  CHECK(run(ctl + cacert + " --token " + network.token(tools::operator_token_name("CIM")) + " admit CIM/men -n 2").code ==
+  CHECK(run_command(ctl + cacert + " --token " + network.token(tools::operator_token_name("CIM")) + " admit CIM/men -n 2").code ==
         0);
-  CHECK_THAT(run(trusted + " --json board").output, Catch::Contains("\"occupied\":2"));
+  CHECK_THAT(run_command(trusted + " --json board").output, Catch::Contains("\"occupied\":2"));
 
   // Without the certificate the client refuses the node: unreachable (3),
   // saying why.
-  const Ran untrusted = run(ctl + " --token " + network.token("viewer") + " status");
+  const Ran untrusted = run_command(ctl + " --token " + network.token("viewer") + " status");
   CHECK(untrusted.code == 3);
   CHECK_THAT(untrusted.output, Catch::Contains("certificate"));
   // Plain HTTP on the TLS port gets no HTTP answer.
@@ -84,7 +69,7 @@ TEST_CASE("tls: placemeshctl --cacert reaches a node over HTTPS, and untrusted o
   const auto answer = plain.request("GET", "/healthz");
   CHECK_FALSE(answer.response.has_value());
   // And a node is still there to ask afterwards.
-  CHECK(run(trusted + " status").code == 0);
+  CHECK(run_command(trusted + " status").code == 0);
   daemon.signal(SIGTERM);
   CHECK(daemon.wait_exit(node_deadline) == std::optional<int>(0));
 }
@@ -110,7 +95,7 @@ TEST_CASE("tls: a certificate or key that cannot be used, or only one of the two
     CHECK(ran.exit_code != 0);
     CHECK_THAT(ran.output, Catch::Contains(bad.field));
     // --check says the same, without starting.
-    const Ran checked = run(std::string(PLACEMESHD_PATH) + " --config '" + cim.config.string() + "' --check");
+    const Ran checked = run_command(std::string(PLACEMESHD_PATH) + " --config '" + cim.config.string() + "' --check");
     CHECK(checked.code == ran.exit_code);
     CHECK_THAT(checked.output, Catch::Contains(bad.field));
   }
