@@ -106,7 +106,8 @@ ApiClient::Outcome ApiClient::request(std::string_view method, std::string_view 
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
   if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   if (!body.empty() || method == "POST" || method == "PUT") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    // Never a null pointer: libcurl would then read the body from stdin.
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.empty() ? "" : body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

@@ -197,8 +197,9 @@ struct HttpApi::Impl {
         others.add(method);
         allow += (allow.empty() ? "" : ", ") + std::string(method.c_str());
       }
-      router->add_handler(std::move(others), path, [this, path = path, allow](const Request& request, auto) {
-        auto answer = api::error_answer(make_error(Code::malformed, path + " accepts " + allow + " only"), {}, 405);
+      router->add_handler(std::move(others), path, [this, allow](const Request& request, auto) {
+        const std::string asked(request->header().path());
+        auto answer = api::error_answer(make_error(Code::malformed, asked + " accepts " + allow + " only"), {}, 405);
         answer.headers.emplace_back("Allow", allow);
         reply(request, std::move(answer));
         return restinio::request_accepted();
