@@ -6,6 +6,7 @@
 #   ./tests/run.sh                 everything (what CI runs)
 #   ./tests/run.sh --no-sanitize   skip the sanitizer build and fuzzing (refused in CI)
 #   ./tests/run.sh -R ledger       pass ctest options through (both builds)
+#   ./tests/run.sh -L unit         only the unit tests: seconds, no processes (also -L system, -L sim)
 #
 # Environment: BUILD_DIR (default ./build), JOBS (default nproc),
 # RC_PARAMS (RapidCheck, default max_success=300), FUZZ_SECONDS (per target, 15),
@@ -21,7 +22,7 @@ ctest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-sanitize) sanitize=0 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) ctest_args+=("$1") ;;
   esac
   shift
