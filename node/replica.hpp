@@ -4,6 +4,11 @@
 // own: every method runs on the io thread, and the store's completions come
 // back to it through `post` (the seam the simulator replaces, with the clock).
 //
+// The replica's jobs are in files of their own (node/README.md draws both
+// paths): node/replica_commands.cpp, how a local operation becomes durable;
+// node/replica_intake.cpp, what happens when a peer's records arrive; this
+// header's replica.cpp, construction, roster installation and the views.
+//
 // A local operation is checked, turned into records, applied to the ledger at
 // once (so the next operation sees it), and answered only when the store has
 // made it durable. If a commit fails, the replica refuses writes until every
@@ -33,34 +38,11 @@
 #include "crdt/writer.hpp"
 #include "net/gossip.hpp"
 #include "net/identity.hpp"
+#include "node/operation.hpp"
 #include "node/roster.hpp"
 #include "node/store.hpp"
 
 namespace placemesh {
-
-enum class OperationKind : std::uint8_t { admit, release, block, unblock, operational };
-[[nodiscard]] std::string_view operation_name(OperationKind kind);
-[[nodiscard]] std::optional<OperationKind> operation_from_name(std::string_view name);
-// 1 to limits::op_id_bytes_max of A-Z a-z 0-9 - _ . :
-[[nodiscard]] bool is_valid_op_id(std::string_view id);
-// A random UUID (version 4), for operations whose caller gave no op_id.
-[[nodiscard]] std::string new_op_id();
-
-struct OperationRequest {
-  OperationKind kind = OperationKind::admit;
-  std::string pool;     // "CIM/men"
-  std::int64_t count = 1;   // admit, release, block, unblock
-  std::int64_t value = 0;   // operational
-  std::string reason;   // release (free text for the audit log only), block, unblock (a blocked reason)
-  std::string op_id;
-  std::string actor;    // token name, for the audit log
-};
-
-struct OperationOutcome {
-  std::optional<Error> error;
-  std::string receipt;  // JSON, when it succeeded
-  bool replayed = false;
-};
 
 struct ReplicaStatus {
   std::string node;
