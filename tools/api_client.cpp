@@ -60,6 +60,8 @@ bool never_sent(CURLcode code) {
 
 struct ApiClient::Handle {
   CURL* curl = nullptr;
+  // libcurl may write here whenever it works on the handle, cleanup included.
+  char error[CURL_ERROR_SIZE] = {};
   ~Handle() {
     if (curl) curl_easy_cleanup(curl);
   }
@@ -95,7 +97,8 @@ ApiClient::Outcome ApiClient::request(std::string_view method, std::string_view 
   const std::string url = options_.base_url + std::string(target);
   const std::string method_text(method);
   ApiResponse response;
-  char error[CURL_ERROR_SIZE] = {};
+  char* error = handle_->error;
+  error[0] = '\0';
   curl_slist* headers = nullptr;
   const std::string authorization = "Authorization: Bearer " + std::string(token);
   if (!token.empty()) headers = curl_slist_append(headers, authorization.c_str());
