@@ -73,7 +73,9 @@ restinio::http_status_line_t status_line(int status) {
     case 413: return restinio::status_payload_too_large();
     case 503: return restinio::status_service_unavailable();
     case 507: return restinio::status_insufficient_storage();
-    default: return restinio::status_internal_server_error();
+    case 500: return restinio::status_internal_server_error();
+    default:  // a status a resource added without a name here: sent as it is
+      return restinio::http_status_line_t(restinio::http_status_code_t(static_cast<std::uint16_t>(status)), "Status");
   }
 }
 

@@ -3,7 +3,6 @@
 // 3 node unreachable).
 
 #include <catch2/catch.hpp>
-#include <cstdio>
 
 #include "tests/support/run_command.hpp"
 #include "tests/support/test_network.hpp"
