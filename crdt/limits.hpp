@@ -60,6 +60,10 @@ inline constexpr std::size_t link_read_chunk_bytes = 64 << 10;
 // A link that received nothing for this long is closed (a half-open TCP
 // connection); peers send a digest every sync interval.
 inline constexpr std::int64_t silence_max_ms = 5 * sync_interval_ms;
+// Each node tells every linked peer its roster version this often (and when
+// a link comes up); a peer that runs an older one is sent the roster. A
+// roster offer dropped on a full send queue is so repeated, not lost.
+inline constexpr std::int64_t roster_announce_interval_ms = 30 * sync_interval_ms;
 // Redial backoff: from min, doubling with jitter, capped at max.
 inline constexpr std::int64_t redial_min_ms = 100;
 inline constexpr std::int64_t redial_max_ms = 30'000;
@@ -133,6 +137,7 @@ static_assert(digest_origins_max * 96 <= frame_bytes_max / 4);
 static_assert(roster_nodes_max <= digest_origins_max);
 // A link is declared silent only after several digests were due.
 static_assert(silence_max_ms >= 3 * sync_interval_ms);
+static_assert(roster_announce_interval_ms >= sync_interval_ms);
 static_assert(redial_min_ms < redial_max_ms && redial_max_ms >= handshake_timeout_ms);
 static_assert(handshakes_per_host_max <= handshakes_max);
 // The send queue holds at least a few maximal frames.

@@ -14,10 +14,16 @@ std::string_view state_name(GossipPeer::State state) {
   return "down";
 }
 
-Gossip::Gossip(GossipSettings settings, GossipHost& host, GossipTransport& transport, Clock clock,
-               std::uint64_t rng_seed)
-    : settings_(settings), host_(host), transport_(transport), clock_(std::move(clock)), rng_(rng_seed) {
+Gossip::Gossip(GossipSettings settings, GossipHost& host, GossipTransport& transport, GossipEvents& events,
+               Clock clock, std::uint64_t rng_seed)
+    : settings_(settings),
+      host_(host),
+      transport_(transport),
+      events_(events),
+      clock_(std::move(clock)),
+      rng_(rng_seed) {
   next_sync_ms_ = clock_() + settings_.sync_interval_ms;
+  next_announce_ms_ = clock_() + settings_.roster_announce_ms;
 }
 
 const GossipPeer* Gossip::peer(const PublicKey& key) const {
@@ -92,7 +98,7 @@ void Gossip::link_down(const PublicKey& key, const std::string& why) {
   peer.state = GossipPeer::State::down;
   peer.up_since_ms.reset();
   if (catching_up_from_ == key) catching_up_from_.reset();
-  if (was_up && on_link_down) on_link_down(key, why);
+  if (was_up) events_.link_lost(key, why);
   schedule_redial(peer);
 }
 
@@ -118,8 +124,7 @@ void Gossip::merged(Peer& peer, std::size_t records, const Received& received) {
   peer.records_received += records;
   peer.records_added += received.added.size();
   peer.refused += received.refused.size();
-  if (on_refused)
-    for (const auto& error : received.refused) on_refused(std::string(code_name(error.code)), peer.key);
+  for (const auto& error : received.refused) events_.refused(peer.key, std::string(code_name(error.code)));
   push(received.added, &peer.key);  // relay what was new here, never back to the sender
 }
 
@@ -181,7 +186,7 @@ void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) 
   auto decoded = decode_link_message(bytes);
   if (!decoded) {
     ++peer.refused;
-    if (on_refused) on_refused("garbled_message", key);
+    events_.refused(key, "garbled_message");
     return transport_.close(key, "a message that does not decode");
   }
   auto& value = decoded.value();
@@ -219,7 +224,7 @@ void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) 
     }
     return;
   }
-  if (on_roster) on_roster(key, std::get<RosterText>(value).text);
+  events_.roster_offered(key, std::get<RosterText>(value).text);
 }
 
 void Gossip::committed(const std::vector<Record>& records) { push(records, nullptr); }
@@ -272,6 +277,8 @@ void Gossip::tick() {
   }
   if (now < next_sync_ms_) return;
   next_sync_ms_ = now + settings_.sync_interval_ms;
+  const bool announce = now >= next_announce_ms_;
+  if (announce) next_announce_ms_ = now + settings_.roster_announce_ms;
   // Anti-entropy every sync interval: each peer answers with what we lack.
   // A peer sends its digest every interval too, so a link silent for several
   // is dead (a half-open connection after a partition): close it to redial.
@@ -283,6 +290,7 @@ void Gossip::tick() {
       continue;
     }
     send_digest(peer);
+    if (announce) send(peer, encode_link_message(RosterVersion{host_.roster_version()}));
   }
   for (const auto& [key, why] : silent) transport_.close(key, why);
 }

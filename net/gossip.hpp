@@ -1,10 +1,13 @@
 #pragma once
 // The gossip protocol (DESIGN §4.3) as a state machine: no sockets, no
-// timers, no threads. What it needs from the world comes in through three
-// seams, so the same code runs in placemeshd (node/mesh, over Asio links) and
-// in the deterministic simulator (tests/sim, tools/placemesh-sim):
+// timers, no threads. What it needs from the world comes in through four
+// seams, so the same code runs in placemeshd and in the deterministic
+// simulator (tests/sim, tools/placemesh-sim), both through node/node_core:
 //   - GossipHost: the replica (digest, deltas, merging received records);
-//   - GossipTransport: send a message to a linked peer, close a link, dial;
+//   - GossipTransport: send a message to a linked peer, close a link, dial
+//     (node/mesh over Asio links; the simulator's network);
+//   - GossipEvents: what it tells its owner (refusals, offered rosters,
+//     links lost);
 //   - a clock (milliseconds; placemeshd gives it a steady clock, so its times
 //     are for differences only) and an RNG seed (redial jitter).
 // The owner feeds it events (link up or down, a message, a committed local
@@ -20,6 +23,9 @@
 //     is answered with what the peer lacks, bounded per frame; a truncated
 //     answer that brought something is followed at once by a new digest (a
 //     refused answer is not asked for again until the next interval);
+//   - rosters: each side of a new link says which roster version it runs,
+//     and says it again every `roster_announce_ms`; the side with the newer
+//     one sends it (so an offer lost on a full queue is repeated);
 //   - a link that received nothing for `silence_max_ms` is closed (a
 //     half-open connection after a partition) and redialled;
 //   - a node that was itself stalled longer than that (SIGSTOP, a blocked
@@ -79,10 +85,25 @@ class GossipTransport {
   virtual void dial(const PublicKey& peer) = 0;
 };
 
+// What the gossip tells its owner (node/node_core), on the caller's thread,
+// from within the gossip's own calls.
+class GossipEvents {
+ public:
+  virtual ~GossipEvents() = default;
+  // A peer sent something refused (a message that does not decode, a record
+  // that fails the policy): reason (code name or "garbled_message").
+  virtual void refused(const PublicKey& peer, const std::string& reason) = 0;
+  // A peer offered a signed roster (the owner verifies and installs it).
+  virtual void roster_offered(const PublicKey& peer, const std::string& text) = 0;
+  // A link that was up went down or was closed as silent (for the log).
+  virtual void link_lost(const PublicKey& peer, const std::string& why) = 0;
+};
+
 struct GossipSettings {
   PublicKey self;
   std::int64_t sync_interval_ms = limits::sync_interval_ms;
   std::int64_t silence_max_ms = limits::silence_max_ms;
+  std::int64_t roster_announce_ms = limits::roster_announce_interval_ms;
   std::int64_t redial_min_ms = limits::redial_min_ms;
   std::int64_t redial_max_ms = limits::redial_max_ms;
 };
@@ -110,7 +131,8 @@ class Gossip {
  public:
   using Clock = std::function<std::int64_t()>;
 
-  Gossip(GossipSettings settings, GossipHost& host, GossipTransport& transport, Clock clock, std::uint64_t rng_seed);
+  Gossip(GossipSettings settings, GossipHost& host, GossipTransport& transport, GossipEvents& events, Clock clock,
+         std::uint64_t rng_seed);
   Gossip(const Gossip&) = delete;
   Gossip& operator=(const Gossip&) = delete;
 
@@ -135,14 +157,6 @@ class Gossip {
   // Per origin where `peer` is behind this node (as of its last digest).
   [[nodiscard]] std::map<Origin, OriginLag> lag(const PublicKey& peer) const;
 
-  // A peer sent something refused (a message that does not decode, a record
-  // that fails the policy): reason (code name or "garbled_message") and peer.
-  std::function<void(const std::string& reason, const PublicKey& peer)> on_refused;
-  // A peer offered a signed roster (the owner verifies and installs it).
-  std::function<void(const PublicKey& peer, const std::string& text)> on_roster;
-  // A link went down or was closed as silent (for the log).
-  std::function<void(const PublicKey& peer, const std::string& why)> on_link_down;
-
  private:
   struct Peer : GossipPeer {
     Digest last_digest;  // what the peer last said it knows
@@ -162,10 +176,12 @@ class Gossip {
   std::int64_t catching_up_since_ms_ = 0;
   GossipHost& host_;
   GossipTransport& transport_;
+  GossipEvents& events_;
   Clock clock_;
   std::mt19937_64 rng_;
   std::map<PublicKey, Peer> peers_;
   std::int64_t next_sync_ms_ = 0;
+  std::int64_t next_announce_ms_ = 0;
   std::optional<std::int64_t> last_tick_ms_;
 };
 

@@ -1,92 +1,47 @@
-#include "crdt/limits.hpp"
 #include "node/mesh.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include <random>
+#include "crdt/limits.hpp"
+#include "node/clock.hpp"
 
 namespace placemesh {
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// The gossip's clock: intervals, silence and redials must not jump when the
-// wall clock is stepped (NTP, a box without an RTC at boot).
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string host_of(const std::string& remote) { return remote.substr(0, remote.rfind(':')); }
 
 }  // namespace
 
-Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key, Replica& replica)
-    : io_(io),
-      config_(config),
-      key_(key),
-      replica_(replica),
-      gossip_(GossipSettings{key.public_key()}, replica, *this, steady_ms, std::random_device{}()),
-      acceptor_(io),
-      accept_timer_(io),
-      tick_timer_(io) {
+Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key)
+    : io_(io), config_(config), key_(key), acceptor_(io), accept_timer_(io), tick_timer_(io) {
   events_.up = [this](const std::shared_ptr<net::Link>& link) { on_up(link); };
   events_.message = [this](const std::shared_ptr<net::Link>& link, net::Bytes message) {
     auto found = links_.find(link->peer());
-    if (found != links_.end() && found->second.link == link) gossip_.message(link->peer(), message);
+    if (found != links_.end() && found->second.link == link) core_->gossip().message(link->peer(), message);
   };
   events_.down = [this](const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason,
                         const std::string& why) { on_down(link, reason, why); };
-  gossip_.on_refused = [this](const std::string& reason, const PublicKey& peer) {
-    auto found = links_.find(peer);
-    count_rejection(reason, found != links_.end() && found->second.link ? found->second.link->remote() : name_of(peer));
-  };
-  gossip_.on_link_down = [this](const PublicKey& peer, const std::string& why) {
-    if (!stopped_) spdlog::info("link down with {}: {}", name_of(peer), why);
-  };
-  gossip_.on_roster = [this](const PublicKey& peer, const std::string& text) {
-    auto installed = replica_.install_roster(text, config_.admin_key);
-    if (!installed) {
-      count_rejection("bad_roster", name_of(peer));
-      spdlog::warn("a roster offered by {} was refused: {}", name_of(peer), installed.error().message());
-      return;
-    }
-    if (installed.value()) roster_changed();
-  };
 }
 
 Mesh::~Mesh() { stop(); }
 
-std::string Mesh::name_of(const PublicKey& key) const {
-  const RosterNode* node = replica_.roster().find_node(key);
-  return node ? node->name : short_name(Origin{key, 0});
-}
-
-std::vector<PublicKey> Mesh::members() const {
-  std::vector<PublicKey> keys;
-  for (const auto& node : replica_.roster().nodes) keys.push_back(node.key);
-  return keys;
+std::string Mesh::describe(const PublicKey& peer) const {
+  auto found = links_.find(peer);
+  return found != links_.end() && found->second.link ? found->second.link->remote() : core_->name_of(peer);
 }
 
 net::Link::Settings Mesh::settings(net::Handshake::Role role, std::optional<PublicKey> expected) const {
-  return net::Link::Settings{
-      role,
-      net::Signer::of(key_),
-      replica_.roster().network,
-      [this](const PublicKey& peer) {
-        if (peer == key_.public_key()) return net::KeyStatus::unknown;  // a node does not link to itself
-        if (replica_.roster().find_node(peer) != nullptr) return net::KeyStatus::member;
-        return replica_.roster().is_revoked(peer) ? net::KeyStatus::revoked : net::KeyStatus::unknown;
-      },
-      expected,
-      std::chrono::milliseconds(limits::handshake_timeout_ms)};
+  return net::Link::Settings{role,
+                             net::Signer::of(key_),
+                             core_->roster().network,
+                             [this](const PublicKey& peer) { return core_->key_status(peer); },
+                             expected,
+                             std::chrono::milliseconds(limits::handshake_timeout_ms)};
 }
 
-Status Mesh::start() {
+Status Mesh::start(NodeCore& core) {
+  core_ = &core;
   std::error_code ec;
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(config_.gossip_listen.host, ec),
                                          config_.gossip_listen.port);
@@ -98,9 +53,6 @@ Status Mesh::start() {
     return make_error(Code::bad_config,
                       "gossip_listen = \"" + config_.gossip_listen.to_string() + "\": cannot listen: " + ec.message());
   accept();
-  replica_.on_committed = [this](const std::vector<Record>& records) { gossip_.committed(records); };
-  gossip_.set_peers(members());
-  rearm();
   return Ok{};
 }
 
@@ -111,7 +63,6 @@ void Mesh::stop() {
   acceptor_.close(ignored);
   tick_timer_.cancel();
   accept_timer_.cancel();
-  replica_.on_committed = nullptr;
   auto handshaking = std::move(handshaking_);
   for (auto& link : handshaking) link->close("stopping");
   for (auto& [key, links] : links_) {
@@ -148,15 +99,15 @@ void Mesh::accept() {
 
 void Mesh::dial(const PublicKey& key) {
   if (stopped_) return;
-  const RosterNode* node = replica_.roster().find_node(key);
+  const RosterNode* node = core_->roster().find_node(key);
   const auto endpoint = node ? parse_endpoint(node->address) : std::nullopt;
   std::error_code ec;
   const auto address = endpoint ? asio::ip::make_address(endpoint->host, ec) : asio::ip::address{};
   if (!endpoint || ec) {
-    count_rejection("bad_address", name_of(key));
+    count_rejection("bad_address", core_->name_of(key));
     // Not from within the gossip's own call: answer on the next turn.
     return asio::post(io_, [this, key] {
-      if (!stopped_) gossip_.dial_failed(key), rearm();
+      if (!stopped_) core_->gossip().dial_failed(key), rearm();
     });
   }
   auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
@@ -171,7 +122,7 @@ void Mesh::dial(const PublicKey& key) {
                           deadline->cancel();
                           if (stopped_) return;
                           if (connect_ec) {
-                            gossip_.dial_failed(key);
+                            core_->gossip().dial_failed(key);
                             return rearm();
                           }
                           links_[key].dialling = net::Link::start(
@@ -199,9 +150,10 @@ void Mesh::on_up(const std::shared_ptr<net::Link>& link) {
   if (links.dialling == link) links.dialling.reset();
   auto previous = std::exchange(links.link, link);
   if (previous && previous != link) previous->close("replaced by a newer link");  // not ours any more: ignored
-  spdlog::info("link up with {} ({}, {})", name_of(link->peer()), link->remote(),
+  spdlog::info("link up with {} ({}, {})", core_->name_of(link->peer()), link->remote(),
                link->role() == net::Handshake::Role::initiator ? "dialled" : "accepted");
-  gossip_.link_up(link->peer());
+  core_->gossip().link_up(link->peer());
+  rearm();
 }
 
 void Mesh::on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason, const std::string& why) {
@@ -212,10 +164,10 @@ void Mesh::on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Re
   for (auto& [key, links] : links_) {
     if (links.link == link) {
       links.link.reset();
-      gossip_.link_down(key, why);
+      core_->gossip().link_down(key, why);
     } else if (links.dialling == link) {
       links.dialling.reset();
-      gossip_.dial_failed(key);
+      core_->gossip().dial_failed(key);
     } else {
       continue;
     }
@@ -226,16 +178,16 @@ void Mesh::on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Re
 
 void Mesh::tick() {
   armed_for_ms_ = 0;
-  gossip_.tick();
+  core_->tick();
   rearm();
 }
 
 void Mesh::rearm() {
-  if (stopped_) return;
-  const std::int64_t next = gossip_.next_wakeup_ms();
+  if (stopped_ || core_ == nullptr) return;
+  const std::int64_t next = core_->next_wakeup_ms();
   if (armed_for_ms_ != 0 && armed_for_ms_ <= next) return;  // already due earlier
   armed_for_ms_ = next;
-  tick_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, next - steady_ms())));
+  tick_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, next - steady_now_ms())));
   tick_timer_.async_wait([this](std::error_code ec) {
     if (!ec && !stopped_) tick();
   });
@@ -244,7 +196,7 @@ void Mesh::rearm() {
 void Mesh::count_rejection(const std::string& reason, const std::string& who) {
   ++rejections_[reason];
   const std::string log_key = host_of(who) + " " + reason;
-  const std::int64_t now = now_ms();
+  const std::int64_t now = wall_now_ms();
   if (last_logged_ms_.size() > 4'096)  // many source addresses: forget the old ones
     std::erase_if(last_logged_ms_, [now](const auto& entry) { return now - entry.second >= limits::rejection_log_interval_ms; });
   auto& last = last_logged_ms_[log_key];
@@ -253,32 +205,27 @@ void Mesh::count_rejection(const std::string& reason, const std::string& who) {
   spdlog::warn("refused from {}: {} ({} so far; logged at most once a minute)", who, reason, rejections_[reason]);
 }
 
-void Mesh::roster_changed() {
-  gossip_.set_peers(members());  // closes links to removed nodes, dials new ones
-  gossip_.roster_changed();
-  rearm();
-}
-
 MeshStatus Mesh::status() const {
   MeshStatus status;
   status.rejections = rejections_;
   // The gossip's times are steady-clock times; the status speaks wall-clock time.
-  const std::int64_t to_wall = now_ms() - steady_ms();
+  const std::int64_t to_wall = wall_now_ms() - steady_now_ms();
   auto wall = [to_wall](std::optional<std::int64_t>& ms) {
     if (ms) *ms += to_wall;
   };
-  for (const auto& node : replica_.roster().nodes) {
+  const Gossip& gossip = core_->gossip();
+  for (const auto& node : core_->roster().nodes) {
     if (node.key == key_.public_key()) continue;
     PeerStatus entry;
     entry.name = node.name;
-    if (const GossipPeer* peer = gossip_.peer(node.key)) entry.gossip = *peer;
+    if (const GossipPeer* peer = gossip.peer(node.key)) entry.gossip = *peer;
     wall(entry.gossip.up_since_ms);
     wall(entry.gossip.last_contact_ms);
     wall(entry.gossip.next_dial_ms);
     if (auto found = links_.find(node.key); found != links_.end() && found->second.link)
       entry.remote = found->second.link->remote();
-    for (const auto& [origin, lag] : gossip_.lag(node.key)) {
-      const RosterNode* owner = replica_.roster().find_node(origin.key);
+    for (const auto& [origin, lag] : gossip.lag(node.key)) {
+      const RosterNode* owner = core_->roster().find_node(origin.key);
       auto& named = entry.behind[owner ? owner->name : short_name(origin)];
       named.seqs = std::max(named.seqs, lag.seqs);
       named.ms = std::max(named.ms, lag.ms);

@@ -1,14 +1,13 @@
 #pragma once
-// The Asio adapter of the gossip state machine (net/gossip.hpp): it listens
-// on gossip_listen, dials the peers the gossip asks for (the smaller key
-// dials, so each pair has one link), runs each connection's handshake
-// (net/link), hands messages and link changes to the gossip and ticks it on
-// a timer. It counts every refused connection or message by reason and logs
+// The node core's links over Asio (the GossipTransport of node/node_core):
+// it listens on gossip_listen, dials the peers the gossip asks for (the
+// smaller key dials, so each pair has one link), runs each connection's
+// handshake (net/link, with the core's rule for who may link), hands
+// messages and link changes to the core's gossip and ticks the core on a
+// timer. It counts every refused connection or message by reason and logs
 // each peer at most once a minute.
 //
-// Rosters: a signed roster offered by a peer is verified and installed
-// (replica), then offered to every peer; a node removed from the roster
-// loses its links at once.
+// It must not decide anything about records or rosters: that is the core's.
 //
 // Thread contract: the io thread only. The Mesh must be stopped and the
 // io_context drained of its handlers before it is destroyed.
@@ -25,7 +24,7 @@
 #include "net/gossip.hpp"
 #include "net/link.hpp"
 #include "node/config.hpp"
-#include "node/replica.hpp"
+#include "node/node_core.hpp"
 
 namespace placemesh {
 
@@ -42,20 +41,24 @@ struct MeshStatus {
   std::map<std::string, std::uint64_t> rejections;  // reason → count, handshake_timeout included
 };
 
-class Mesh final : private GossipTransport {
+class Mesh final : public GossipTransport {
  public:
-  Mesh(asio::io_context& io, const Config& config, const SecretKey& key, Replica& replica);
+  Mesh(asio::io_context& io, const Config& config, const SecretKey& key);
   ~Mesh() override;
   Mesh(const Mesh&) = delete;
   Mesh& operator=(const Mesh&) = delete;
 
-  // Listens (bad_config naming gossip_listen when it cannot) and dials.
-  [[nodiscard]] Status start();
+  // Listens (bad_config naming gossip_listen when it cannot) and from now on
+  // carries `core`'s links; start the core after this.
+  [[nodiscard]] Status start(NodeCore& core);
   void stop();
 
-  // A new roster was installed (by the API or a peer): drop links to nodes
-  // no longer in it, tell every peer, dial new peers.
-  void roster_changed();
+  // The core's wake-up may be earlier (a roster was installed): re-arm.
+  void rearm();
+  // A refused connection or message (the core's refusals come here too).
+  void count_rejection(const std::string& reason, const std::string& who);
+  // The address of the link to `peer` when it is up, its name otherwise.
+  [[nodiscard]] std::string describe(const PublicKey& peer) const;
 
   [[nodiscard]] MeshStatus status() const;
 
@@ -73,17 +76,12 @@ class Mesh final : private GossipTransport {
   void on_up(const std::shared_ptr<net::Link>& link);
   void on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason, const std::string& why);
   void tick();
-  void rearm();
-  void count_rejection(const std::string& reason, const std::string& who);
-  [[nodiscard]] std::string name_of(const PublicKey& key) const;
-  [[nodiscard]] std::vector<PublicKey> members() const;
   [[nodiscard]] net::Link::Settings settings(net::Handshake::Role role, std::optional<PublicKey> expected) const;
 
   asio::io_context& io_;
   const Config& config_;
   const SecretKey& key_;
-  Replica& replica_;
-  Gossip gossip_;
+  NodeCore* core_ = nullptr;  // from start()
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_timer_;
   asio::steady_timer tick_timer_;

@@ -1,7 +1,7 @@
 #pragma once
 // A local operation as the API and the CLI ask for it (DESIGN §3.5): what,
 // on which pool, how many, why, under which operation id, by whom; and its
-// outcome. Values only; node/replica_commands.cpp carries them out.
+// outcome. Values only; node/command_path.cpp carries them out.
 
 #include <cstdint>
 #include <optional>

@@ -24,8 +24,9 @@
 #include "net/identity.hpp"
 #include "node/config.hpp"
 #include "node/api/http_api.hpp"
+#include "node/clock.hpp"
 #include "node/mesh.hpp"
-#include "node/replica.hpp"
+#include "node/node_core.hpp"
 #include "node/roster.hpp"
 #include "node/roster_signature.hpp"
 #include "node/store.hpp"
@@ -38,11 +39,6 @@ using namespace placemesh;
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_config = 2;
-
-std::int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Startup {
   Config config;
@@ -89,50 +85,27 @@ Result<Startup> prepare(const std::filesystem::path& config_file) {
                  std::move(tokens).value(), std::move(key).value()};
 }
 
-// Picks the roster to run with: the file's if it is newer than the one the
-// store accepted before (and installs it), the installed one otherwise: a
-// node never goes back to an older roster.
-struct Chosen {
-  Roster roster;
-  std::string text;
-};
+// What the node core tells placemeshd, passed on to the part that acts on
+// it: the API's event streams, the mesh's refusal counts and timer.
+class DaemonEvents final : public NodeEvents {
+ public:
+  Mesh* mesh = nullptr;
+  HttpApi* api = nullptr;
+  const NodeCore* core = nullptr;
 
-Result<Chosen> choose_roster(Store& store, const Startup& startup) {
-  auto installed_text = store.installed_roster();
-  if (!installed_text) return installed_text.error();
-  const Roster& file = startup.roster;
-  if (installed_text.value()) {
-    const std::string source = startup.config.data_dir.string() + " (installed roster)";
-    if (auto status = verify_roster(*installed_text.value(), startup.config.admin_key, source); !status)
-      return status.error();
-    auto installed = parse_roster(*installed_text.value(), source);
-    if (!installed) return installed.error();
-    if (installed.value().network != file.network)
-      return make_error(Code::bad_config, "roster_file is for network \"" + file.network + "\" but " +
-                                              startup.config.data_dir.string() + " belongs to network \"" +
-                                              installed.value().network + "\"");
-    if (file.version < installed.value().version) {
-      spdlog::warn("roster file {} has version {}, older than the installed version {}: using version {}",
-                   startup.config.roster_file.string(), file.version, installed.value().version,
-                   installed.value().version);
-      return Chosen{std::move(installed).value(), *installed_text.value()};
-    }
-    if (file.version == installed.value().version) {
-      if (*installed_text.value() != startup.roster_text)
-        spdlog::warn("roster file {} differs from the installed roster of the same version {}: using the installed "
-                     "one; sign changes with a higher version",
-                     startup.config.roster_file.string(), file.version);
-      return Chosen{std::move(installed).value(), *installed_text.value()};
-    }
-    spdlog::info("installing roster version {} (was version {})", file.version, installed.value().version);
-  } else {
-    spdlog::info("installing roster version {}", file.version);
+  void changed() override {
+    if (api) api->changed();
   }
-  Batch batch;
-  batch.roster = startup.roster_text;
-  if (auto status = store.write(std::move(batch)); !status) return status.error();
-  return Chosen{file, startup.roster_text};
-}
+  void refused(const PublicKey& peer, const std::string& reason) override {
+    if (mesh) mesh->count_rejection(reason, mesh->describe(peer));
+  }
+  void link_lost(const PublicKey& peer, const std::string& why) override {
+    if (core) spdlog::info("link down with {}: {}", core->name_of(peer), why);
+  }
+  void roster_installed(const Roster&) override {
+    if (mesh) mesh->rearm();
+  }
+};
 
 int run(Startup startup) {
   const Config& config = startup.config;
@@ -144,55 +117,57 @@ int run(Startup startup) {
     spdlog::critical("{}", store.error().message());
     return exit_failed;
   }
-  auto roster = choose_roster(*store.value(), startup);
-  if (!roster) {
-    spdlog::critical("{}", roster.error().message());
-    return exit_config;
+  asio::io_context io(1);
+  const std::int64_t started_ms = wall_now_ms();
+  Mesh mesh(io, config, *startup.key);
+  DaemonEvents events;
+  std::uint64_t rng_seed = 0;
+  randombytes_buf(&rng_seed, sizeof rng_seed);
+  CoreSettings settings;
+  settings.admin_key = config.admin_key;
+  settings.roster_text = startup.roster_text;
+  settings.roster_source = "roster_file " + config.roster_file.string();
+  settings.data_source = config.data_dir.string();
+  auto opened = NodeCore::open(std::move(store).value(), *startup.key, std::move(settings),
+                               CoreSeams{wall_now_ms, steady_now_ms,
+                                         [&io](std::function<void()> work) { asio::post(io, std::move(work)); },
+                                         rng_seed},
+                               mesh, events);
+  if (!opened) {
+    spdlog::critical("{}", opened.error().message());
+    const Code code = opened.error().code;
+    return code == Code::bad_config || code == Code::bad_key_file ? exit_config : exit_failed;
   }
-  if (auto status = check_membership(roster.value().roster, config, *startup.key, "installed roster"); !status) {
+  NodeCore& core = *opened.value();
+  Replica& replica = core.replica();
+  events.core = &core;
+  if (auto status = check_membership(core.roster(), config, *startup.key, "installed roster"); !status) {
     spdlog::critical("{}", status.error().message());
     return exit_config;
   }
-  const RosterNode self = *roster.value().roster.find_node(config.node);
-  auto loaded = store.value()->load();
-  if (!loaded) {
-    spdlog::critical("reading the store in {}: {}", config.data_dir.string(), loaded.error().message());
-    return exit_failed;
-  }
-  const Origin origin = store.value()->origin();
+  const RosterNode self = *core.roster().find_node(config.node);
+  const ReplicaStatus opened_status = replica.status();
   spdlog::info("node {} ({}) of network {}, roster version {}: origin {}, {} records, last seq {}", self.name,
-               role_name(self.role), roster.value().roster.network, roster.value().roster.version, short_name(origin),
-               loaded.value().ledger.record_count(), loaded.value().last_seq);
+               role_name(self.role), core.roster().network, core.roster().version, short_name(opened_status.origin),
+               opened_status.records, opened_status.seq);
 
-  asio::io_context io(1);
-  const std::int64_t started_ms = system_now_ms();
-  Replica replica(std::move(roster.value().roster), std::move(roster.value().text), *startup.key, std::move(store).value(), std::move(loaded).value(), system_now_ms,
-                  [&io](std::function<void()> work) { asio::post(io, std::move(work)); });
-
-  Mesh mesh(io, config, *startup.key, replica);
-  if (auto status = mesh.start(); !status) {
+  if (auto status = mesh.start(core); !status) {
     spdlog::critical("{}", status.error().message());
     return exit_failed;
   }
   spdlog::info("gossip listening on {}; {} peers in the roster", config.gossip_listen.to_string(),
                replica.roster().nodes.size() - 1);
-  auto api = HttpApi::start(io, config, replica, startup.tokens, started_ms, &mesh);
+  auto api = HttpApi::start(io, config, core, startup.tokens, started_ms, &mesh);
   if (!api) {
     spdlog::critical("{}", api.error().message());
     return exit_failed;
   }
   spdlog::info("API listening on http://{} ({} tokens)", Endpoint{config.api_listen.host, api.value()->port()}.to_string(),
                startup.tokens.size());
-
-  asio::steady_timer heartbeat(io);
-  std::function<void()> beat = [&] {
-    replica.heartbeat();
-    heartbeat.expires_after(std::chrono::milliseconds(limits::heartbeat_interval_ms));
-    heartbeat.async_wait([&](std::error_code ec) {
-      if (!ec) beat();
-    });
-  };
-  beat();
+  events.mesh = &mesh;
+  events.api = api.value().get();
+  core.start();  // links, and the first heartbeat
+  mesh.rearm();
 
   // Stop: no new operations, let every operation in flight reach the disk
   // and its caller (at most drain_deadline), then leave the loop. A second
@@ -219,8 +194,7 @@ int run(Startup startup) {
     }
     *stop_requested = std::chrono::steady_clock::now();
     spdlog::info("signal {}: stopping ({} operations in flight)", signal, replica.in_flight());
-    replica.stop();
-    heartbeat.cancel();
+    core.stop();
     api.value()->close();
     mesh.stop();
     signals.async_wait(on_signal);

@@ -1,16 +1,19 @@
 // The replica object: construction from what the store loaded, roster
-// installation, and the views (board, last heard, status). The command and
-// intake paths are in replica_commands.cpp and replica_intake.cpp.
+// installation, the views (board, last heard, status), and what ties the
+// intake path (node/intake_path) to the store: whether records from peers
+// may be taken, and making what was taken durable. The command path is in
+// command_path.cpp.
 #include "node/replica.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include "crdt/limits.hpp"
 #include "node/roster_signature.hpp"
 
 namespace placemesh {
 
 Replica::Replica(Roster roster, std::string roster_text, const SecretKey& key, std::unique_ptr<Store> store,
-                 Loaded loaded, Clock clock, Post post)
+                 Loaded loaded, Clock clock, Post post, ReplicaEvents& events)
     : roster_(std::move(roster)),
       roster_text_(std::move(roster_text)),
       key_(key),
@@ -22,7 +25,9 @@ Replica::Replica(Roster roster, std::string roster_text, const SecretKey& key, s
       writer_(store_->origin(), loaded.last_seq, loaded.last_hlc),
       origin_text_(to_string(store_->origin())),
       clock_(std::move(clock)),
-      post_(std::move(post)) {
+      post_(std::move(post)),
+      events_(events),
+      intake_(ledger_, roster_, writer_, clock_) {
   PM_REQUIRE(self_ != nullptr, "node key not in the roster:", to_hex(key.public_key()));
   PM_REQUIRE(self_->key == store_->origin().key, "store of another node");
   durable_seq_ = writer_.last_seq();
@@ -52,9 +57,54 @@ Board Replica::board() const { return derive_board(ledger_, roster_.board_spec()
 
 std::optional<std::int64_t> Replica::last_heard_ms(const PublicKey& key) const {
   if (key == key_.public_key()) return clock_();
-  if (auto found = last_heard_.find(key); found != last_heard_.end()) return found->second;
-  return std::nullopt;
+  return intake_.last_heard_ms(key);
 }
+
+bool Replica::can_receive() const {
+  // Otherwise the records are dropped before they reach the ledger: peers
+  // resend them at the next anti-entropy round.
+  return !failed_ && !stopping_ && !store_->read_only() && in_flight_ < limits::store_queue_max / 2;
+}
+
+Received Replica::receive_records(const std::vector<Record>& records) {
+  if (!can_receive()) return {};
+  auto taken = intake_.records(records);
+  if (taken.changed) changed();
+  persist_received(taken.received.added, taken.knowledge_changed);
+  return std::move(taken.received);
+}
+
+Received Replica::receive_delta(const Delta& delta) {
+  if (!can_receive()) return {};
+  auto taken = intake_.delta(delta);
+  if (taken.changed) changed();
+  persist_received(taken.received.added, taken.knowledge_changed);
+  return std::move(taken.received);
+}
+
+Delta Replica::delta_for(const Digest& peer) const { return intake_.answer(peer, durable_seq_); }
+
+void Replica::persist_received(const std::vector<Record>& added, const std::set<Origin>& also) {
+  std::set<Origin> origins = also;
+  for (const auto& record : added) origins.insert(record.origin);
+  if (origins.empty()) return;
+  Batch batch;
+  // Only the newest record of each slot is kept in the store.
+  std::map<std::pair<Origin, Key>, const Record*> newest;
+  for (const auto& record : added) {
+    auto& slot = newest[{record.origin, record.key}];
+    if (slot == nullptr || slot->seq < record.seq) slot = &record;
+  }
+  for (const auto& [slot, record] : newest) batch.records.push_back(*record);
+  const Digest& digest = ledger_.digest();
+  for (const auto& origin : origins)
+    if (auto found = digest.find(origin); found != digest.end()) batch.knowledge.emplace_back(origin, found->second);
+  ++in_flight_;
+  store_->submit(std::move(batch), [this](Status status) {
+    post_([this, status = std::move(status)] { batch_done(status); });
+  });
+}
+
 
 ReplicaStatus Replica::status() const {
   ReplicaStatus status;

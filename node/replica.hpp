@@ -4,10 +4,12 @@
 // own: every method runs on the io thread, and the store's completions come
 // back to it through `post` (the seam the simulator replaces, with the clock).
 //
-// The replica's jobs are in files of their own (node/README.md draws both
-// paths): node/replica_commands.cpp, how a local operation becomes durable;
-// node/replica_intake.cpp, what happens when a peer's records arrive; this
-// header's replica.cpp, construction, roster installation and the views.
+// The replica owns the ledger and the store and ties the two paths to them
+// (node/README.md draws both): node/command_path.cpp, how a local
+// operation becomes durable; node/intake_path, what happens when a peer's
+// records arrive (an object of its own, called from replica.cpp once the
+// replica has room for what it takes). replica.cpp also holds construction,
+// roster installation and the views.
 //
 // A local operation is checked, turned into records, applied to the ledger at
 // once (so the next operation sees it), and answered only when the store has
@@ -38,6 +40,7 @@
 #include "crdt/writer.hpp"
 #include "net/gossip.hpp"
 #include "net/identity.hpp"
+#include "node/intake_path.hpp"
 #include "node/operation.hpp"
 #include "node/roster.hpp"
 #include "node/store.hpp"
@@ -56,16 +59,26 @@ struct ReplicaStatus {
   std::uint64_t refusals = 0;
 };
 
+// What the replica tells its owner (node/node_core), on the io thread.
+class ReplicaEvents {
+ public:
+  virtual ~ReplicaEvents() = default;
+  // The merged state changed (an operation, records from a peer, a reload).
+  virtual void changed() = 0;
+  // This node's own records, once durable (the eager push).
+  virtual void committed(const std::vector<Record>& records) = 0;
+};
+
 class Replica final : public GossipHost {
  public:
   using Post = std::function<void(std::function<void()>)>;
   using Clock = std::function<std::int64_t()>;  // ms since the Unix epoch
   using Done = std::function<void(OperationOutcome)>;
 
-  // `key` signs this node's records; it must outlive the Replica.
-  // `roster_text` is the signed text of `roster`, forwarded to peers.
+  // `key` signs this node's records; it and `events` must outlive the
+  // Replica. `roster_text` is the signed text of `roster`, forwarded to peers.
   Replica(Roster roster, std::string roster_text, const SecretKey& key, std::unique_ptr<Store> store, Loaded loaded,
-          Clock clock, Post post);
+          Clock clock, Post post, ReplicaEvents& events);
   ~Replica() override;
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
@@ -82,10 +95,9 @@ class Replica final : public GossipHost {
   [[nodiscard]] Board board() const;
   // The merged state, for inspection (the simulator's checks).
   [[nodiscard]] const Ledger& ledger() const { return ledger_; }
-  // Grows whenever the merged state changes (live updates compare it).
+  // Grows whenever the merged state changes (live updates compare it);
+  // each change is also told to ReplicaEvents::changed.
   [[nodiscard]] std::uint64_t changes() const { return changes_; }
-  // Called (on the io thread) after each change; the API's live updates.
-  std::function<void()> on_changed;
   // When this node last heard from each node key (its own: now).
   [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
   [[nodiscard]] ReplicaStatus status() const;
@@ -106,9 +118,7 @@ class Replica final : public GossipHost {
   // What a peer lacks, bounded per frame; never this node's own records that
   // are not durable yet (they could be lost to a crash and their seqs reused).
   [[nodiscard]] Delta delta_for(const Digest& peer) const override;
-  [[nodiscard]] std::uint64_t equivocations() const { return equivocations_; }
-  // Called with this node's own records once they are durable (eager push).
-  std::function<void(const std::vector<Record>&)> on_committed;
+  [[nodiscard]] std::uint64_t equivocations() const { return intake_.equivocations(); }
 
   // True while this node is in its own roster (a removed node stops writing).
   [[nodiscard]] bool enrolled() const { return self_ != nullptr; }
@@ -133,7 +143,6 @@ class Replica final : public GossipHost {
   // Records from peers are taken only when a batch can be queued for them
   // (half the queue stays for local operations) and never of our own origin.
   [[nodiscard]] bool can_receive() const;
-  [[nodiscard]] bool own_echo(const Record& record, Received& received) const;
 
   Roster roster_;
   std::string roster_text_;
@@ -147,18 +156,19 @@ class Replica final : public GossipHost {
   std::string origin_text_;
   Clock clock_;
   Post post_;
+  ReplicaEvents& events_;
   std::map<std::string, Waiting, std::less<>> pending_;  // op_id → callers waiting for its commit
   std::size_t in_flight_ = 0;  // batches submitted and not yet completed
   std::optional<Error> failed_;  // a commit failed; reload when in_flight_ reaches 0
   bool stopping_ = false;
-  std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0, equivocations_ = 0;
+  std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0;
   std::uint64_t durable_seq_ = 0;  // the highest own seq known to be committed
   std::uint64_t changes_ = 0;
   void changed() {
     ++changes_;
-    if (on_changed) on_changed();
+    events_.changed();
   }
-  std::map<PublicKey, std::int64_t> last_heard_;  // when a record of each node key last arrived
+  IntakePath intake_;  // after the ledger, roster and writer it refers to
 };
 
 }  // namespace placemesh

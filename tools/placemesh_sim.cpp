@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   app.add_option("--degree", options.degree, "links per node (a ring plus random chords); 0 = full mesh")
       ->capture_default_str();
   app.add_option("--faults", faults, "what goes wrong (see below)")->capture_default_str();
+  app.add_flag("--roster-changes", options.roster_changes,
+               "during the chaos the admin pushes a newer roster to one node, then one that revokes a centre");
   app.add_option("--dir", options.dir, "where the nodes' LMDB files go (default: a new folder in /tmp, removed)");
   app.add_flag("--vary", vary,
                "each seed draws its own workload (nodes, mesh, operations, chaos, faults and their rates); "

@@ -102,18 +102,25 @@ Result<std::shared_ptr<asio::ssl::context>> tls_context(const Config& config) {
 }  // namespace
 
 struct HttpApi::Impl {
-  Impl(asio::io_context& io_context, Replica& replica_, const Tokens& tokens_, std::int64_t started, Mesh* mesh_,
+  Impl(asio::io_context& io_context, NodeCore& core_, const Tokens& tokens_, std::int64_t started, Mesh* mesh_,
        const Config& config_)
-      : io(io_context), replica(replica_), tokens(tokens_), started_ms(started), mesh(mesh_), config(config_) {}
+      : io(io_context),
+        core(core_),
+        replica(core_.replica()),
+        tokens(tokens_),
+        started_ms(started),
+        mesh(mesh_),
+        config(config_) {}
 
   asio::io_context& io;
+  NodeCore& core;
   Replica& replica;
   const Tokens& tokens;
   std::int64_t started_ms;
   Mesh* mesh;
   const Config& config;
   std::map<unsigned, std::uint64_t> answers;  // by status code, for /metrics
-  api::Context context{replica, mesh, config, started_ms, answers};
+  api::Context context{core, replica, mesh, config, started_ms, answers};
   std::shared_ptr<void> server;      // restinio::http_server_t of PlainTraits or TlsTraits
   std::function<void()> close_server;
   std::unique_ptr<Router> router;
@@ -230,11 +237,8 @@ struct HttpApi::Impl {
     response.append_header("X-Accel-Buffering", "no");
     auto stream = std::make_shared<EventStream>(EventStream{std::move(response)});
     streams.push_back(stream);
+    if (streams.size() == 1) streamed_changes = replica.changes();
     send(stream, "retry: 2000\n\n" + board_event());
-    if (!replica.on_changed) {
-      streamed_changes = replica.changes();
-      replica.on_changed = [this] { changed(); };
-    }
     if (!keepalive_running) {
       if (!events_timer) events_timer = std::make_unique<asio::steady_timer>(io);
       keepalive_running = true;
@@ -328,9 +332,9 @@ struct HttpApi::Impl {
   }
 };
 
-Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Config& config, Replica& replica,
+Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Config& config, NodeCore& core,
                                                  const Tokens& tokens, std::int64_t started_ms, Mesh* mesh) {
-  auto impl = std::make_unique<Impl>(io, replica, tokens, started_ms, mesh, config);
+  auto impl = std::make_unique<Impl>(io, core, tokens, started_ms, mesh, config);
   impl->build_router();
   Status listening = Ok{};
   if (config.tls()) {
@@ -372,7 +376,6 @@ HttpApi::~HttpApi() {
 void HttpApi::close() {
   if (impl_) {
     *impl_->alive = false;
-    impl_->replica.on_changed = nullptr;
     if (impl_->events_timer) impl_->events_timer->cancel();
     impl_->streams.clear();
   }
@@ -383,6 +386,10 @@ void HttpApi::close() {
       spdlog::warn("closing the API: {}", error.what());
     }
   }
+}
+
+void HttpApi::changed() {
+  if (impl_ && *impl_->alive) impl_->changed();
 }
 
 std::uint16_t HttpApi::port() const { return impl_->port; }

@@ -22,7 +22,7 @@
 
 #include "node/config.hpp"
 #include "node/mesh.hpp"
-#include "node/replica.hpp"
+#include "node/node_core.hpp"
 #include "node/tokens.hpp"
 
 namespace placemesh {
@@ -32,7 +32,7 @@ class HttpApi {
   // Binds and listens at once (bad_config naming api_listen when it cannot).
   // `mesh` may be null (no links: tests of the API alone).
   [[nodiscard]] static Result<std::unique_ptr<HttpApi>> start(asio::io_context& io, const Config& config,
-                                                              Replica& replica, const Tokens& tokens,
+                                                              NodeCore& core, const Tokens& tokens,
                                                               std::int64_t started_ms, Mesh* mesh);
   // The certificate and key of [api] load (Ok when there are none): what
   // start() would refuse, for placemeshd --check.
@@ -42,6 +42,9 @@ class HttpApi {
   HttpApi& operator=(const HttpApi&) = delete;
 
   void close();
+  // The node's state changed (NodeEvents::changed): the event streams send
+  // the new board once the io loop is done with the current handler.
+  void changed();
   [[nodiscard]] std::uint16_t port() const;
   [[nodiscard]] bool tls() const;  // HTTPS (config [api] tls_certificate, tls_key)
 

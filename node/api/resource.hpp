@@ -50,7 +50,8 @@ using Reply = std::function<void(Answer)>;
 
 // What the resources may use; owned by the router, alive while it serves.
 struct Context {
-  Replica& replica;
+  NodeCore& core;
+  Replica& replica;  // the core's
   Mesh* mesh;  // null when the node runs without links (tests of the API alone)
   const Config& config;
   std::int64_t started_ms;

@@ -6,9 +6,8 @@ namespace placemesh::api {
 void post_roster(const Context& context, const Call& call, const Reply& reply) {
   if (call.token->role != TokenRole::admin)
     return reply(error_answer(make_error(Code::forbidden, "installing a roster needs an admin token")));
-  auto installed = context.replica.install_roster(std::string(call.body), context.config.admin_key);
+  auto installed = context.core.install_roster(std::string(call.body));
   if (!installed) return reply(error_answer(installed.error()));
-  if (installed.value() && context.mesh != nullptr) context.mesh->roster_changed();
   reply(json_answer(200, {{"ok", true},
                           {"installed", installed.value()},
                           {"version", context.replica.roster().version},

@@ -24,11 +24,32 @@ class QuietHost final : public GossipHost {
 
 class RecordingTransport final : public GossipTransport {
  public:
-  bool send(const PublicKey&, const Bytes&) override { return true; }
+  bool send(const PublicKey& peer, const Bytes& bytes) override {
+    sent.emplace_back(peer, bytes);
+    return true;
+  }
   void close(const PublicKey& peer, const std::string& why) override { closed.emplace_back(peer, why); }
   void dial(const PublicKey& peer) override { dialled.push_back(peer); }
   std::vector<std::pair<PublicKey, std::string>> closed;
   std::vector<PublicKey> dialled;
+  std::vector<std::pair<PublicKey, Bytes>> sent;
+  // How many roster versions went to `peer`.
+  std::size_t versions_to(const PublicKey& peer) const {
+    std::size_t count = 0;
+    for (const auto& [to, bytes] : sent) {
+      auto message = decode_link_message(bytes);
+      count += to == peer && message.ok() && std::holds_alternative<RosterVersion>(message.value());
+    }
+    return count;
+  }
+};
+
+class QuietEvents final : public GossipEvents {
+ public:
+  void refused(const PublicKey&, const std::string& reason) override { refusals.push_back(reason); }
+  void roster_offered(const PublicKey&, const std::string&) override {}
+  void link_lost(const PublicKey&, const std::string&) override {}
+  std::vector<std::string> refusals;
 };
 
 PublicKey key_of(std::uint8_t byte) {
@@ -39,7 +60,7 @@ PublicKey key_of(std::uint8_t byte) {
 
 // This node (0x10) dials 0x20 and is dialled by 0x05; both links up at 0.
 struct Pair {
-  Pair() : gossip(settings(), host, transport, [this] { return now; }, 1) {
+  Pair() : gossip(settings(), host, transport, events, [this] { return now; }, 1) {
     gossip.set_peers({dialled, dialler});
     gossip.link_up(dialled);
     gossip.link_up(dialler);
@@ -60,6 +81,7 @@ struct Pair {
   std::int64_t now = 0;
   QuietHost host;
   RecordingTransport transport;
+  QuietEvents events;
   const PublicKey dialled = key_of(0x20), dialler = key_of(0x05);
   Gossip gossip;
 };
@@ -97,4 +119,17 @@ TEST_CASE("gossip: a node stalled past the silence limit closes every link and r
   pair.gossip.tick();
   CHECK(pair.transport.dialled.size() == dials_before + 1);
   CHECK(pair.transport.dialled.back() == pair.dialled);
+}
+
+TEST_CASE("gossip: each link hears the roster version again every announce interval, not only when it comes up") {
+  Pair pair;
+  CHECK(pair.transport.versions_to(pair.dialled) == 1);  // when the link came up
+  const std::int64_t every = Pair::settings().roster_announce_ms;
+  for (std::int64_t at = 1'000; at < every; at += 1'000) pair.talk_and_tick(at);
+  CHECK(pair.transport.versions_to(pair.dialled) == 1);
+  for (std::int64_t at = every; at < 2 * every; at += 1'000) pair.talk_and_tick(at);
+  // A peer whose copy of a roster offer was dropped answers with its older
+  // version, and is sent the roster again.
+  CHECK(pair.transport.versions_to(pair.dialled) == 2);
+  CHECK(pair.transport.versions_to(pair.dialler) == 2);
 }

@@ -12,7 +12,17 @@ using namespace placemesh;
 
 namespace {
 
+// What the replica tells its owner: its own durable records.
+struct Events final : ReplicaEvents {
+  void changed() override {}
+  void committed(const std::vector<Record>& records) override {
+    pushed.insert(pushed.end(), records.begin(), records.end());
+  }
+  std::vector<Record> pushed;
+};
+
 struct Fixture {
+  Events events;
   std::filesystem::path dir = test::make_temp_dir("replica");
   std::unique_ptr<SecretKey> key = SecretKey::generate().value();
   std::unique_ptr<SecretKey> other = SecretKey::generate().value();
@@ -31,7 +41,8 @@ struct Fixture {
     REQUIRE(loaded.ok());
     replica = std::make_unique<Replica>(roster, "", *key, std::move(store).value(), std::move(loaded).value(),
                                         [] { return std::int64_t{1'795'000'000'000}; },
-                                        [this](std::function<void()> work) { posted_mutex.lock(); posted.push_back(std::move(work)); posted_mutex.unlock(); });
+                                        [this](std::function<void()> work) { posted_mutex.lock(); posted.push_back(std::move(work)); posted_mutex.unlock(); },
+                                        events);
   }
   ~Fixture() {
     replica.reset();

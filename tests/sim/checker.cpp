@@ -45,12 +45,30 @@ std::string hlc_text(const std::optional<Hlc>& hlc, std::int64_t now_ms) {
   return to_string(*hlc) + " (" + std::to_string(now_ms - hlc->wall_ms) + " ms ago)";
 }
 
+// What a node knows of the origins of its roster's members. Knowledge of a
+// revoked or removed node's origin is not compared: a node that held some of
+// its records before the revocation keeps them, the others refuse them
+// (what revocation keeps is for the roster to say: the hostile-member issue).
+Digest member_knowledge(const Replica& replica) {
+  Digest members;
+  for (const auto& [origin, knowledge] : replica.digest())
+    if (replica.roster().find_node(origin.key) != nullptr) members.emplace(origin, knowledge);
+  return members;
+}
+
 // The union of every node's knowledge: what the network as a whole holds.
-VersionVector union_of(const std::vector<NodeView>& nodes) {
+Digest union_of(const std::vector<NodeView>& nodes) {
   VersionVector all;
   for (const auto& node : nodes)
     if (node.replica) all.join(node.replica->ledger().knowledge());
-  return all;
+  Digest members;
+  for (const auto& [origin, knowledge] : all.origins())
+    for (const auto& node : nodes)
+      if (node.replica && node.replica->roster().find_node(origin.key) != nullptr) {
+        members.emplace(origin, knowledge);
+        break;
+      }
+  return members;
 }
 
 void pool_differences(std::ostringstream& out, const std::string& who, const std::string& reference,
@@ -85,7 +103,10 @@ bool converged(const std::vector<NodeView>& nodes, const Oracle& oracle) {
   if (nodes.empty()) return true;
   const Replica& first = *nodes.front().replica;
   for (const auto& node : nodes)
-    if (node.replica->digest() != first.digest()) return false;
+    if (node.replica->roster().version != first.roster().version) return false;
+  const Digest knowledge = member_knowledge(first);
+  for (const auto& node : nodes)
+    if (member_knowledge(*node.replica) != knowledge) return false;
   for (const auto& [key, origins] : oracle) {
     const Counter expected = total(origins);
     for (const auto& node : nodes)
@@ -109,14 +130,23 @@ std::string differences(const std::vector<NodeView>& nodes, const Oracle& oracle
   }
   if (!reference) return out.str();
 
+  // Rosters: each node against the newest any of them runs.
+  std::uint64_t newest = 0;
+  for (const auto& node : nodes)
+    if (node.replica) newest = std::max(newest, node.replica->roster().version);
+  for (const auto& node : nodes)
+    if (node.replica && node.replica->roster().version != newest)
+      out << "\n  " << node.name << " runs roster version " << node.replica->roster().version << ", another node "
+          << newest;
+
   // Knowledge: each node against the union of all of them; nodes that know
   // the same are named on one line.
-  const VersionVector all = union_of(nodes);
-  for (const auto& [origin, everyone] : all.origins()) {
+  const Digest all = union_of(nodes);
+  for (const auto& [origin, everyone] : all) {
     std::map<std::string, std::string> who;  // knowledge text → nodes
     for (const auto& node : nodes) {
       if (!node.replica) continue;
-      const Digest& mine = node.replica->digest();
+      const Digest mine = member_knowledge(*node.replica);
       const auto found = mine.find(origin);
       const OriginKnowledge* held = found == mine.end() ? nullptr : &found->second;
       if (held && *held == everyone) continue;

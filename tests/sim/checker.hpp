@@ -7,7 +7,7 @@
 //   - every node derives the same board, each centre's as-of time included.
 // When it has not, `differences` says what differs, node by node: which
 // origins' knowledge (against the union of all nodes' knowledge), which
-// counters (against the oracle), which board fields (against the first node
+// counters (against the oracle), which roster versions, which board fields (against the first node
 // that is up), with the as-of and last-heard times of the centres involved —
 // enough to start debugging from the report alone.
 //

@@ -14,7 +14,9 @@
 #include "crdt/key.hpp"
 #include "net/gossip.hpp"
 #include "net/identity.hpp"
-#include "node/replica.hpp"
+#include "node/node_core.hpp"
+#include "node/roster_signature.hpp"
+#include "node/roster_text.hpp"
 #include "node/store.hpp"
 #include "tests/sim/checker.hpp"
 
@@ -49,6 +51,20 @@ class Transport final : public GossipTransport {
   std::size_t self_;
 };
 
+// What a node's core tells the world.
+class Sink final : public NodeEvents {
+ public:
+  Sink(World& world, std::size_t self) : world_(world), self_(self) {}
+  void changed() override {}
+  void refused(const PublicKey& peer, const std::string& reason) override;
+  void link_lost(const PublicKey&, const std::string&) override {}
+  void roster_installed(const Roster&) override {}
+
+ private:
+  World& world_;
+  std::size_t self_;
+};
+
 struct Node {
   std::string name;
   std::unique_ptr<SecretKey> key;
@@ -56,8 +72,8 @@ struct Node {
   std::vector<std::string> pools;
   std::vector<std::size_t> neighbours;
   std::unique_ptr<Transport> transport;
-  std::unique_ptr<Replica> replica;
-  std::unique_ptr<Gossip> gossip;
+  std::unique_ptr<Sink> sink;
+  std::unique_ptr<NodeCore> core;  // the same core as placemeshd's, assembled by NodeCore::open
   std::int64_t tick_at = never;
   std::uint64_t life = 0;  // one more at each crash: events of an earlier life are dropped
   bool alive = false;
@@ -88,6 +104,8 @@ class World {
   bool send(std::size_t from, const PublicKey& peer, const Bytes& bytes);
   void close(std::size_t from, const PublicKey& peer, const std::string& why);
   void dial(std::size_t from, const PublicKey& peer);
+  // --- the core's side ---------------------------------------------------------
+  void refused(std::size_t at, const std::string& reason);
 
  private:
   using Pair = std::pair<std::size_t, std::size_t>;
@@ -103,7 +121,9 @@ class World {
   void at_node(std::int64_t time, std::size_t i, std::function<void()> fn);
   void link_down(std::size_t i, std::size_t other, std::uint64_t id, const std::string& why);
   void operation();
-  void heartbeats(std::int64_t until);
+  void heartbeats(bool on);
+  void push_roster(bool revoke);
+  void check_revoked_isolated();
   void partition();
   void crash_some();
   void forget_wiped(std::size_t wiped);
@@ -123,7 +143,12 @@ class World {
   std::int64_t now_ = start_ms;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::uint64_t order_ = 0;
-  Roster roster_;
+  std::unique_ptr<SecretKey> admin_;
+  Roster roster_;            // the newest the admin signed
+  std::string first_roster_;  // signed text of version 1: what a node starts from
+  std::optional<std::size_t> revoked_;  // the centre whose key was revoked
+  std::uint64_t revoked_in_ = 0;        // by this roster version
+  std::int64_t chaos_end_ = 0;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::map<PublicKey, std::size_t> index_;
   std::map<Pair, Link> links_;
@@ -139,6 +164,7 @@ class World {
 };
 
 bool Transport::send(const PublicKey& peer, const Bytes& bytes) { return world_.send(self_, peer, bytes); }
+void Sink::refused(const PublicKey&, const std::string& reason) { world_.refused(self_, reason); }
 void Transport::close(const PublicKey& peer, const std::string& why) { world_.close(self_, peer, why); }
 void Transport::dial(const PublicKey& peer) { world_.dial(self_, peer); }
 
@@ -162,7 +188,7 @@ void World::fail(const std::string& what) {
 
 void World::settle(std::size_t i) {
   Node& node = *nodes_[i];
-  while (node.replica && node.replica->in_flight() > 0) {
+  while (node.core && node.core->replica().in_flight() > 0) {
     std::deque<std::function<void()>> ready;
     {
       std::unique_lock lock(node.mutex);
@@ -180,19 +206,22 @@ void World::touched(std::size_t i) {
   settle(i);
   Node& node = *nodes_[i];
   if (!node.alive) return;
-  const std::int64_t wake = node.gossip->next_wakeup_ms();
+  const std::int64_t wake = node.core->next_wakeup_ms();
   if (wake >= node.tick_at) return;
   node.tick_at = wake;
   at_node(wake, i, [this, i, wake] {
     Node& ticked = *nodes_[i];
     if (ticked.tick_at != wake) return;  // superseded by an earlier one
     ticked.tick_at = never;
-    ticked.gossip->tick();
+    ticked.core->tick();
   });
 }
 
 void World::build() {
   std::filesystem::create_directories(options_.dir);
+  std::array<std::uint8_t, SecretKey::seed_bytes> admin_seed{};
+  for (auto& byte : admin_seed) byte = static_cast<std::uint8_t>(rng_());
+  admin_ = SecretKey::from_seed(admin_seed).value();
   roster_.network = "sim";
   roster_.version = 1;
   for (std::size_t i = 0; i < options_.nodes; ++i) {
@@ -202,7 +231,7 @@ void World::build() {
     node->key = SecretKey::from_seed(seed).value();
     RosterNode entry;
     entry.key = node->key->public_key();
-    entry.address = "sim:" + std::to_string(i);
+    entry.address = "127.0.0.1:" + std::to_string(20'000 + i);  // never dialled: the network is simulated
     if (i == 0) {
       entry.name = "HQ";
       entry.role = NodeRole::hq;
@@ -218,8 +247,10 @@ void World::build() {
     index_[entry.key] = i;
     roster_.nodes.push_back(entry);
     node->transport = std::make_unique<Transport>(*this, i);
+    node->sink = std::make_unique<Sink>(*this, i);
     nodes_.push_back(std::move(node));
   }
+  first_roster_ = sign_roster(format_roster(roster_), *admin_);
   // Topology: a full mesh, or a ring plus random chords (`degree` links per node).
   const std::size_t n = options_.nodes;
   std::set<Pair> edges;
@@ -249,35 +280,34 @@ void World::start(std::size_t i) {
   store_options.synced = false;
   auto store = Store::open(store_options, node.key->public_key(), rng_());
   if (!store) return fail(node.name + ": cannot open its store: " + store.error().message());
-  auto loaded = store.value()->load();
-  if (!loaded) return fail(node.name + ": cannot load its store: " + loaded.error().message());
   Node* raw = &node;
-  node.replica = std::make_unique<Replica>(
-      roster_, "", *node.key, std::move(store).value(), std::move(loaded).value(), [this] { return now_; },
-      [raw](std::function<void()> work) {
-        {
-          std::lock_guard lock(raw->mutex);
-          raw->posted.push_back(std::move(work));
-        }
-        raw->wake.notify_one();
-      });
-  GossipSettings settings{node.key->public_key()};
+  CoreSettings settings;
+  settings.admin_key = admin_->public_key();
+  settings.roster_text = first_roster_;
+  settings.roster_source = "the simulator's roster";
+  settings.data_source = node.dir.string();
   settings.sync_interval_ms = options_.sync_interval_ms;
   settings.silence_max_ms = 5 * options_.sync_interval_ms;
-  node.gossip = std::make_unique<Gossip>(settings, *node.replica, *node.transport, [this] { return now_; }, rng_());
-  node.replica->on_committed = [gossip = node.gossip.get()](const std::vector<Record>& records) {
-    gossip->committed(records);
-  };
-  node.gossip->on_refused = [this, i](const std::string& reason, const PublicKey&) {
-    // Own-origin echoes are expected after a crash; anything else is a bug here.
-    if (reason != "invalid_record") fail(nodes_[i]->name + " refused something from a peer: " + reason);
-  };
-  origin_names_.add(node.name, node.replica->status().origin);
+  settings.heartbeat_interval_ms = options_.heartbeat_interval_ms;
+  for (auto j : node.neighbours) settings.links_only.insert(nodes_[j]->key->public_key());
+  CoreSeams seams{[this] { return now_; }, [this] { return now_; },
+                  [raw](std::function<void()> work) {
+                    {
+                      std::lock_guard lock(raw->mutex);
+                      raw->posted.push_back(std::move(work));
+                    }
+                    raw->wake.notify_one();
+                  },
+                  rng_()};
+  auto core = NodeCore::open(std::move(store).value(), *node.key, std::move(settings), std::move(seams),
+                             *node.transport, *node.sink);
+  if (!core) return fail(node.name + ": cannot open: " + core.error().message());
+  node.core = std::move(core).value();
+  node.core->heartbeats(heartbeats_on_);
+  origin_names_.add(node.name, node.core->replica().status().origin);
   node.alive = true;
   node.tick_at = never;
-  std::vector<PublicKey> peers;
-  for (auto j : node.neighbours) peers.push_back(nodes_[j]->key->public_key());
-  node.gossip->set_peers(peers);
+  node.core->start();
   touched(i);
 }
 
@@ -286,11 +316,10 @@ void World::crash(std::size_t i, bool wipe) {
   if (!node.alive) return;
   settle(i);
   ++report_.crashes;
-  const Origin origin = node.replica->status().origin;
+  const Origin origin = node.core->replica().status().origin;
   node.alive = false;
   ++node.life;
-  node.gossip.reset();
-  node.replica.reset();  // the store's writer drains and stops
+  node.core.reset();  // the store's writer drains and stops
   node.posted.clear();
   node.tick_at = never;
   // Its connections die: what is in flight is lost; the other ends hear of
@@ -321,7 +350,7 @@ void World::forget_wiped(std::size_t wiped) {
   for (std::size_t j = 0; j < nodes_.size(); ++j) {
     if (j == wiped) continue;
     if (nodes_[j]->alive) {
-      ledgers.push_back(&nodes_[j]->replica->ledger());
+      ledgers.push_back(&nodes_[j]->core->replica().ledger());
       continue;
     }
     if (!std::filesystem::exists(nodes_[j]->dir)) continue;
@@ -356,7 +385,7 @@ void World::link_down(std::size_t i, std::size_t other, std::uint64_t id, const 
   if (link.id != id || !link.up[end(i, other)]) return;
   link.up[end(i, other)] = false;
   if (!node.alive) return;
-  node.gossip->link_down(nodes_[other]->key->public_key(), why);
+  node.core->gossip().link_down(nodes_[other]->key->public_key(), why);
   touched(i);
 }
 
@@ -378,7 +407,7 @@ bool World::send(std::size_t from, const PublicKey& peer, const Bytes& bytes) {
     at_node(now_ + delay, to, [this, from, to, id = link.id, bytes] {
       const Link& now = links_[pair(from, to)];
       if (now.id != id || !now.up[end(to, from)] || cut(from, to)) return;
-      nodes_[to]->gossip->message(nodes_[from]->key->public_key(), bytes);
+      nodes_[to]->core->gossip().message(nodes_[from]->key->public_key(), bytes);
     });
   }
   return true;
@@ -400,15 +429,23 @@ void World::dial(std::size_t from, const PublicKey& peer) {
   const std::int64_t after = reachable ? connect_ms : (nodes_[to]->alive ? limits::handshake_timeout_ms : reset_ms);
   at_node(now_ + after, from, [this, from, to] {
     if (!nodes_[to]->alive || cut(from, to)) {
-      nodes_[from]->gossip->dial_failed(nodes_[to]->key->public_key());
+      nodes_[from]->core->gossip().dial_failed(nodes_[to]->key->public_key());
+      return;
+    }
+    // The handshake: each end checks the other's key against its roster.
+    const PublicKey from_key = nodes_[from]->key->public_key(), to_key = nodes_[to]->key->public_key();
+    if (nodes_[to]->core->key_status(from_key) != net::KeyStatus::member ||
+        nodes_[from]->core->key_status(to_key) != net::KeyStatus::member) {
+      ++report_.handshakes_refused;
+      nodes_[from]->core->gossip().dial_failed(to_key);
       return;
     }
     Link& link = links_[pair(from, to)];
     link.id = next_link_id_++;  // a new connection: what the old one carried is gone
     link.up[0] = link.up[1] = true;
-    nodes_[from]->gossip->link_up(nodes_[to]->key->public_key());
+    nodes_[from]->core->gossip().link_up(to_key);
     touched(from);
-    nodes_[to]->gossip->link_up(nodes_[from]->key->public_key());
+    nodes_[to]->core->gossip().link_up(from_key);
     touched(to);
   });
 }
@@ -439,9 +476,9 @@ void World::operation() {
     positive = request.kind == OperationKind::block;
     request.count = 1;
   }
-  const Origin origin = node.replica->status().origin;
+  const Origin origin = node.core->replica().status().origin;
   const auto count = static_cast<std::uint64_t>(request.count);
-  node.replica->execute(request, [this, key, origin, count, positive](OperationOutcome outcome) {
+  node.core->replica().execute(request, [this, key, origin, count, positive](OperationOutcome outcome) {
     if (outcome.error) {
       ++report_.refused;
       return;
@@ -453,16 +490,83 @@ void World::operation() {
   touched(i);
 }
 
-void World::heartbeats(std::int64_t until) {
+void World::heartbeats(bool on) {
+  heartbeats_on_ = on;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    for (std::int64_t t = now_ + uniform(0, options_.heartbeat_interval_ms); t < until;
-         t += options_.heartbeat_interval_ms) {
-      at(t, [this, i] {
-        if (!heartbeats_on_ || !nodes_[i]->alive) return;
-        nodes_[i]->replica->heartbeat();
-        touched(i);
-      });
-    }
+    if (!nodes_[i]->alive) continue;
+    nodes_[i]->core->heartbeats(on);
+    touched(i);
+  }
+}
+
+void World::refused(std::size_t at, const std::string& reason) {
+  // Own-origin echoes are expected after a crash; records of a revoked node
+  // are refused by every node that runs the roster revoking it. Anything
+  // else is a bug here.
+  if (reason == "invalid_record") return;
+  if (reason == "not_owner" && revoked_) {
+    ++report_.refused_from_revoked;
+    return;
+  }
+  fail(nodes_[at]->name + " refused something from a peer: " + reason);
+}
+
+// The admin signs a newer roster and hands it to one running node (as
+// `placemeshctl roster push` does); the others must learn it by gossip.
+// The first change is harmless (a pool's design capacity and a title); the
+// second revokes a centre, which keeps running with its old roster.
+void World::push_roster(bool revoke) {
+  Roster next = roster_;
+  ++next.version;
+  std::optional<std::size_t> victim;
+  if (!revoke) {
+    auto& centre = next.nodes[static_cast<std::size_t>(uniform(1, static_cast<std::int64_t>(next.nodes.size()) - 1))];
+    centre.pools.front().design += 5;
+    centre.title += " (renovated)";
+  } else {
+    victim = static_cast<std::size_t>(uniform(1, static_cast<std::int64_t>(nodes_.size()) - 1));
+    const PublicKey key = nodes_[*victim]->key->public_key();
+    std::erase_if(next.nodes, [&](const RosterNode& node) { return node.key == key; });
+    next.revoked.push_back(key);
+  }
+  std::vector<std::size_t> candidates;
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i]->alive && i != victim) candidates.push_back(i);
+  if (candidates.empty()) {  // every other node is down: the admin tries again a second later
+    if (now_ + 1'000 < chaos_end_) at(now_ + 1'000, [this, revoke] { push_roster(revoke); });
+    return;
+  }
+  const std::size_t to =
+      candidates[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(candidates.size()) - 1))];
+  const std::string text = sign_roster(format_roster(next), *admin_);
+  auto installed = nodes_[to]->core->install_roster(text);
+  if (!installed) return fail(nodes_[to]->name + " refused roster version " + std::to_string(next.version) + ": " +
+                              installed.error().message());
+  if (!installed.value()) return fail(nodes_[to]->name + " kept its roster instead of version " +
+                                      std::to_string(next.version));
+  if (victim) {
+    revoked_ = victim;
+    revoked_in_ = next.version;
+  }
+  roster_ = std::move(next);
+  ++report_.roster_pushes;
+  touched(to);
+}
+
+// After convergence: no member keeps a link to the revoked centre or counts
+// it as a peer.
+void World::check_revoked_isolated() {
+  if (!revoked_) return;
+  const PublicKey key = nodes_[*revoked_]->key->public_key();
+  for (std::size_t j = 0; j < nodes_.size(); ++j) {
+    if (j == *revoked_) continue;
+    if (links_[pair(j, *revoked_)].up[end(j, *revoked_)])
+      return fail(nodes_[j]->name + " still has a link up with the revoked " + nodes_[*revoked_]->name);
+    if (nodes_[j]->core->gossip().peer(key) != nullptr)
+      return fail(nodes_[j]->name + " still counts the revoked " + nodes_[*revoked_]->name + " as a peer");
+    if (nodes_[j]->core->roster().version != report_.roster_version)
+      return fail(nodes_[j]->name + " runs roster version " + std::to_string(nodes_[j]->core->roster().version) +
+                  ", not " + std::to_string(report_.roster_version));
   }
 }
 
@@ -495,7 +599,7 @@ void World::check_safety() {
     if (!node->alive) continue;
     for (const auto& [key, origins] : oracle_) {
       const Counter expected = total(origins);
-      const Counter shown = node->replica->ledger().counter_total(key);
+      const Counter shown = node->core->replica().ledger().counter_total(key);
       if (shown.p > expected.p || shown.n > expected.n)
         return fail(node->name + " shows " + to_string(key) + " = +" + std::to_string(shown.p) + "/-" +
                     std::to_string(shown.n) + ", more than the acknowledged +" + std::to_string(expected.p) + "/-" +
@@ -506,7 +610,11 @@ void World::check_safety() {
 
 std::vector<NodeView> World::views() const {
   std::vector<NodeView> views;
-  for (const auto& node : nodes_) views.push_back({node->name, node->alive ? node->replica.get() : nullptr});
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (i == revoked_) continue;  // no longer of the network
+    const Node& node = *nodes_[i];
+    views.push_back({node.name, node.alive ? &node.core->replica() : nullptr});
+  }
   return views;
 }
 
@@ -525,22 +633,40 @@ Report World::run() {
   faults_ = options_.faults;
   for (std::size_t i = 0; i < nodes_.size(); ++i) start(i);
   const std::int64_t chaos_end = now_ + options_.chaos_ms;
-  heartbeats(chaos_end);
+  chaos_end_ = chaos_end;
   for (std::size_t k = 0; k < options_.operations; ++k) at(now_ + uniform(0, options_.chaos_ms), [this] { operation(); });
   if (faults_.partitions)
     for (std::int64_t t = now_ + 2'000; t < chaos_end; t += uniform(5'000, 15'000)) at(t, [this] { partition(); });
   if (faults_.crashes || faults_.wipes)
     for (std::int64_t t = now_ + 3'000; t < chaos_end; t += uniform(faults_.crash_every_min_ms, faults_.crash_every_max_ms))
       at(t, [this] { crash_some(); });
+  if (options_.roster_changes) {
+    at(now_ + uniform(options_.chaos_ms / 4, options_.chaos_ms / 2), [this] { push_roster(false); });
+    at(now_ + uniform(options_.chaos_ms / 2, options_.chaos_ms * 3 / 4), [this] { push_roster(true); });
+  }
   for (std::int64_t t = now_ + safety_every_ms_; t < chaos_end; t += safety_every_ms_) at(t, [this] { check_safety(); });
   run_until(chaos_end);
 
   // Heal: no more faults, operations or heartbeats; every node back up.
   faults_ = Faults{};
   cuts_.clear();
-  heartbeats_on_ = false;
+  heartbeats(false);
   for (std::size_t i = 0; i < nodes_.size(); ++i)
     if (!nodes_[i]->alive && report_.failure.empty()) start(i);
+  // A roster that only a wiped disk held is lost, as a record would be.
+  report_.roster_version = 1;
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (i != revoked_ && nodes_[i]->alive)
+      report_.roster_version = std::max(report_.roster_version, nodes_[i]->core->roster().version);
+  report_.rosters_lost_to_wipes = roster_.version - report_.roster_version;
+  if (revoked_ && revoked_in_ > report_.roster_version) revoked_.reset();  // the revocation never spread
+  if (revoked_) {
+    // What the revoked centre acknowledged is no longer the network's.
+    const PublicKey key = nodes_[*revoked_]->key->public_key();
+    for (auto& [counter_key, origins] : oracle_)
+      std::erase_if(origins, [&](const auto& entry) { return entry.first.key == key; });
+    std::erase_if(oracle_, [](const auto& entry) { return entry.second.empty(); });
+  }
   const std::int64_t healed = now_;
   while (report_.failure.empty() && now_ - healed <= options_.heal_deadline_ms) {
     if ((now_ - healed) % safety_every_ms_ == 0) check_safety();
@@ -553,10 +679,10 @@ Report World::run() {
   if (report_.failure.empty() && report_.converge_ms < 0)
     fail("not converged " + std::to_string(options_.heal_deadline_ms / 1000) +
          " s after healing:" + differences(views(), oracle_, origin_names_));
+  if (report_.failure.empty()) check_revoked_isolated();
   if (report_.failure.empty()) {
     // Traffic at idle: heartbeats and digests only.
-    heartbeats_on_ = true;
-    heartbeats(now_ + options_.idle_ms);
+    heartbeats(true);
     const std::uint64_t before = report_.bytes;
     run_until(now_ + options_.idle_ms);
     report_.idle_bytes_per_node_per_s = static_cast<double>(report_.bytes - before) /
@@ -565,8 +691,7 @@ Report World::run() {
   }
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     settle(i);
-    nodes_[i]->gossip.reset();
-    nodes_[i]->replica.reset();
+    nodes_[i]->core.reset();
   }
   report_.ok = report_.failure.empty();
   return report_;
@@ -654,7 +779,7 @@ Report run(const Options& options) {
          << static_cast<double>(options.heal_deadline_ms) / 1000 << " --heartbeat-s "
          << static_cast<double>(options.heartbeat_interval_ms) / 1000
          << " --sync-ms " << options.sync_interval_ms << " --degree " << options.degree << " --faults '"
-         << describe(options.faults) << "'";
+         << describe(options.faults) << "'" << (options.roster_changes ? " --roster-changes" : "");
   report.replay = replay.str();
   return report;
 }
@@ -667,6 +792,12 @@ std::string summary(const Report& report) {
       << " messages (" << report.messages_lost << " lost, " << report.messages_duplicated << " duplicated), "
       << report.bytes << " bytes; " << report.safety_checks << " safety checks";
   if (report.lost_to_wipes > 0) out << "; " << report.lost_to_wipes << " counter units lost with wiped disks";
+  if (report.roster_pushes > 0)
+    out << "; " << report.roster_pushes << " roster pushes, every member on version " << report.roster_version << ", "
+        << report.handshakes_refused << " handshakes and " << report.refused_from_revoked
+        << " records of the revoked centre refused";
+  if (report.rosters_lost_to_wipes > 0)
+    out << " (" << report.rosters_lost_to_wipes << " newer roster(s) lost: only wiped disks held them)";
   if (report.converge_ms >= 0)
     out << "; converged " << report.converge_ms << " ms after healing; idle "
         << static_cast<std::uint64_t>(report.idle_bytes_per_node_per_s) << " bytes/node/s";

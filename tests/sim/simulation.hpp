@@ -18,6 +18,16 @@
 // crash that precedes a wipe, its origin's contribution becomes the best copy
 // any other node holds (in memory or in its store); how much was lost is
 // reported.
+//
+// Each node is the node core placemeshd runs (node/node_core, assembled by
+// NodeCore::open from its store and a signed roster): replica, gossip,
+// heartbeats and roster handling. With roster_changes, the admin hands two
+// newer signed rosters to one running node each during the chaos: one that
+// changes a pool's capacity, then one that revokes a centre, which keeps
+// running and writing with its old roster. Every other node must end on the
+// newest roster with no link to the revoked centre (its handshakes are
+// refused), and converge exactly without it: its origins and what it
+// acknowledged leave the comparison.
 
 #include <cstdint>
 #include <filesystem>
@@ -54,6 +64,7 @@ struct Options {
   std::int64_t sync_interval_ms = 1'000;
   std::int64_t heartbeat_interval_ms = 5'000;
   Faults faults;
+  bool roster_changes = false;  // a roster push, then a revocation, during the chaos
   std::filesystem::path dir;  // data directories (removed at the end)
 };
 
@@ -66,6 +77,10 @@ struct Report {
   std::uint64_t messages = 0, messages_lost = 0, messages_duplicated = 0, bytes = 0;
   std::uint64_t lost_to_wipes = 0;  // counter units only a wiped disk held
   std::uint64_t safety_checks = 0;
+  std::uint64_t roster_pushes = 0, roster_version = 1;  // the version every member ends on
+  std::uint64_t rosters_lost_to_wipes = 0;  // pushed versions that only wiped disks held
+  std::uint64_t handshakes_refused = 0;   // dials refused by a roster (the revoked centre's)
+  std::uint64_t refused_from_revoked = 0;  // records of the revoked centre refused by members
   std::int64_t converge_ms = -1;  // from heal to every node equal to the oracle
   double idle_bytes_per_node_per_s = 0;
   std::string replay;  // the command that replays this run

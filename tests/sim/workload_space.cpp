@@ -53,6 +53,7 @@ Options draw_workload(std::uint64_t seed, const Options& base) {
     faults.wipes = draw.chance(75);
     if (faults.wipes) faults.wipe_share = draw.hundredths(5, 80);
   }
+  options.roster_changes = draw.chance(30);
   return options;
 }
 
@@ -60,7 +61,7 @@ std::string workload_space() {
   return "nodes 7 (60 %), 3-12 (30 %) or 13-24 (10 %); a partial mesh of degree 3-6 always above 12 nodes and for "
          "35 % of networks of 5-12; 50-1,500 operations over 20-120 s of chaos; heartbeats every 1-10 s; loss 1-30 % "
          "(80 % of seeds), duplication 1-10 % (60 %), delay 1-20 ms plus 0-400 ms of spread (70 %); partitions "
-         "(70 %); crashes every 1-8 s plus 0-12 s (85 %), of which 5-80 % wipe the disk (75 % of those seeds)";
+         "(70 %); crashes every 1-8 s plus 0-12 s (85 %), of which 5-80 % wipe the disk (75 % of those seeds); a roster push and a revocation during the chaos (30 %)";
 }
 
 }  // namespace placemesh::sim

@@ -3,6 +3,11 @@
 // one batch for the store's writer thread → answered with its receipt once
 // durable (or refused, changing nothing). Also the audit log and the
 // heartbeat. See node/README.md.
+//
+// Owns: this node's own origin (the Writer: seqs, HLC), the op-id table
+// (pending_ and stored receipts), the operation counters.
+// Must not touch: other origins' records (the intake path's), the roster
+// (the node core's), anything but the store for durability.
 #include <spdlog/spdlog.h>
 
 #include "crdt/limits.hpp"
@@ -227,7 +232,7 @@ void Replica::execute(OperationRequest request, Done done) {
       batch_done(status);
       if (status) durable_seq_ = std::max(durable_seq_, written.back().seq);
       committed(op_id, status);
-      if (status && on_committed) on_committed(written);  // eager push: only what is durable leaves the node
+      if (status) events_.committed(written);  // eager push: only what is durable leaves the node
     });
   });
 }
@@ -304,7 +309,7 @@ void Replica::heartbeat() {
     post_([this, record, status = std::move(status)] {
       batch_done(status);
       if (status) durable_seq_ = std::max(durable_seq_, record.seq);
-      if (status && on_committed) on_committed({record});
+      if (status) events_.committed({record});
     });
   });
 }

@@ -1,0 +1,68 @@
+#pragma once
+// The intake path (node/README.md): records from peers — eager push, relay,
+// anti-entropy answers — through node/record_policy (signature, ownership)
+// into the ledger; and what this node answers a peer's digest with.
+//
+// Owns: the policy check of every record from a peer, when each node was
+// last heard from, the equivocation count.
+// Must not touch: this node's own origin (its records from peers are only
+// read, to detect a restored backup), op ids and receipts (nobody waits for
+// what arrives from peers), the store (the replica makes what was taken
+// durable), the roster (the node core's; read here).
+//
+// The replica decides whether records may be taken at all (room in the
+// store's queue) before it calls in.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "crdt/ledger.hpp"
+#include "crdt/writer.hpp"
+#include "net/gossip.hpp"
+#include "node/roster.hpp"
+
+namespace placemesh {
+
+class IntakePath {
+ public:
+  using Clock = std::function<std::int64_t()>;  // ms since the Unix epoch
+
+  // What was taken: what is new here (to relay and make durable), what was
+  // refused, and the origins whose knowledge rose (to make durable too).
+  struct Taken {
+    Received received;
+    std::set<Origin> knowledge_changed;
+    bool changed = false;  // the merged state changed
+  };
+
+  // `ledger`, `roster` and `own` (this node's writer) belong to the replica
+  // and outlive the intake path; they may be reassigned in place.
+  IntakePath(Ledger& ledger, const Roster& roster, const Writer& own, Clock clock);
+
+  [[nodiscard]] Taken records(const std::vector<Record>& records);
+  [[nodiscard]] Taken delta(const Delta& delta);
+  // What a peer with this digest lacks, bounded per frame; never this node's
+  // own records above `durable_seq` (they could be lost to a crash and
+  // their seqs reused).
+  [[nodiscard]] Delta answer(const Digest& peer, std::uint64_t durable_seq) const;
+
+  [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
+  [[nodiscard]] std::uint64_t equivocations() const { return equivocations_; }
+
+ private:
+  [[nodiscard]] bool own_echo(const Record& record, Received& received) const;
+  void equivocation(const Error& error, const char* where);
+
+  Ledger& ledger_;
+  const Roster& roster_;
+  const Writer& own_;
+  Clock clock_;
+  std::uint64_t equivocations_ = 0;
+  std::map<PublicKey, std::int64_t> last_heard_;  // when a record of each node key last arrived
+};
+
+}  // namespace placemesh

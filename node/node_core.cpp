@@ -1,0 +1,184 @@
+#include "node/node_core.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "node/roster_signature.hpp"
+
+namespace placemesh {
+
+namespace {
+
+struct Chosen {
+  Roster roster;
+  std::string text;
+};
+
+// The given roster if it is newer than the one the store accepted before
+// (installed now), the installed one otherwise: a node never goes back to an
+// older roster.
+Result<Chosen> choose_roster(Store& store, const CoreSettings& settings) {
+  if (auto status = verify_roster(settings.roster_text, settings.admin_key, settings.roster_source); !status)
+    return status.error();
+  auto given = parse_roster(settings.roster_text, settings.roster_source);
+  if (!given) return given.error();
+  const Roster& file = given.value();
+  auto installed_text = store.installed_roster();
+  if (!installed_text) return installed_text.error();
+  if (installed_text.value()) {
+    const std::string source = settings.data_source + " (installed roster)";
+    if (auto status = verify_roster(*installed_text.value(), settings.admin_key, source); !status)
+      return status.error();
+    auto installed = parse_roster(*installed_text.value(), source);
+    if (!installed) return installed.error();
+    if (installed.value().network != file.network)
+      return make_error(Code::bad_config, settings.roster_source + " is for network \"" + file.network + "\" but " +
+                                              settings.data_source + " belongs to network \"" +
+                                              installed.value().network + "\"");
+    if (file.version < installed.value().version) {
+      spdlog::warn("roster {} has version {}, older than the installed version {}: using version {}",
+                   settings.roster_source, file.version, installed.value().version, installed.value().version);
+      return Chosen{std::move(installed).value(), *installed_text.value()};
+    }
+    if (file.version == installed.value().version) {
+      if (*installed_text.value() != settings.roster_text)
+        spdlog::warn("roster {} differs from the installed roster of the same version {}: using the installed one; "
+                     "sign changes with a higher version",
+                     settings.roster_source, file.version);
+      return Chosen{std::move(installed).value(), *installed_text.value()};
+    }
+    spdlog::info("installing roster version {} (was version {})", file.version, installed.value().version);
+  } else {
+    spdlog::info("installing roster version {}", file.version);
+  }
+  Batch batch;
+  batch.roster = settings.roster_text;
+  if (auto status = store.write(std::move(batch)); !status) return status.error();
+  return Chosen{std::move(given).value(), settings.roster_text};
+}
+
+}  // namespace
+
+NodeCore::NodeCore(const SecretKey& key, CoreSettings settings, CoreSeams seams, GossipTransport&, NodeEvents& events)
+    : self_(key.public_key()), settings_(std::move(settings)), seams_(std::move(seams)), events_(events) {}
+
+NodeCore::~NodeCore() {
+  gossip_.reset();  // it refers to the replica
+  replica_.reset();
+}
+
+Result<std::unique_ptr<NodeCore>> NodeCore::open(std::unique_ptr<Store> store, const SecretKey& key,
+                                                 CoreSettings settings, CoreSeams seams, GossipTransport& transport,
+                                                 NodeEvents& events) {
+  auto chosen = choose_roster(*store, settings);
+  if (!chosen) return chosen.error();
+  const RosterNode* self = chosen.value().roster.find_node(key.public_key());
+  if (self == nullptr)
+    return make_error(Code::bad_key_file, "the installed roster (version " +
+                                              std::to_string(chosen.value().roster.version) +
+                                              ") does not list this node's key " + to_hex(key.public_key()) +
+                                              ": it was removed or revoked; enrol the key in a new roster");
+  auto loaded = store->load();
+  if (!loaded)
+    return make_error(loaded.error().code, "reading the store in " + settings.data_source + ": " +
+                                               loaded.error().message());
+  std::unique_ptr<NodeCore> core(new NodeCore(key, std::move(settings), std::move(seams), transport, events));
+  core->replica_ = std::make_unique<Replica>(std::move(chosen.value().roster), std::move(chosen.value().text), key,
+                                             std::move(store), std::move(loaded).value(), core->seams_.wall_ms,
+                                             core->seams_.post, static_cast<ReplicaEvents&>(*core));
+  GossipSettings gossip{key.public_key()};
+  gossip.sync_interval_ms = core->settings_.sync_interval_ms;
+  gossip.silence_max_ms = core->settings_.silence_max_ms;
+  core->gossip_ =
+      std::make_unique<Gossip>(gossip, *core->replica_, transport, static_cast<GossipEvents&>(*core),
+                               core->seams_.steady_ms, core->seams_.rng_seed);
+  return core;
+}
+
+std::vector<PublicKey> NodeCore::peers() const {
+  std::vector<PublicKey> keys;
+  for (const auto& node : roster().nodes)
+    if (node.key != self_ && (settings_.links_only.empty() || settings_.links_only.contains(node.key)))
+      keys.push_back(node.key);
+  return keys;
+}
+
+void NodeCore::start() {
+  if (started_) return;
+  started_ = true;
+  gossip_->set_peers(peers());
+  if (heartbeats_on_) next_heartbeat_ms_ = seams_.steady_ms();
+  tick();
+}
+
+void NodeCore::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  replica_->stop();
+  next_heartbeat_ms_.reset();
+}
+
+void NodeCore::heartbeats(bool on) {
+  heartbeats_on_ = on;
+  if (!on) next_heartbeat_ms_.reset();
+  else if (started_ && !stopped_ && !next_heartbeat_ms_) next_heartbeat_ms_ = seams_.steady_ms();
+}
+
+void NodeCore::tick() {
+  if (!started_) return;
+  gossip_->tick();
+  const std::int64_t now = seams_.steady_ms();
+  if (next_heartbeat_ms_ && *next_heartbeat_ms_ <= now) {
+    replica_->heartbeat();
+    // The next one an interval after this one; after a stall, one interval
+    // from now (no burst of missed beats).
+    *next_heartbeat_ms_ = std::max(*next_heartbeat_ms_ + settings_.heartbeat_interval_ms, now + 1);
+  }
+}
+
+std::int64_t NodeCore::next_wakeup_ms() const {
+  const std::int64_t gossip = gossip_->next_wakeup_ms();
+  return next_heartbeat_ms_ ? std::min(gossip, *next_heartbeat_ms_) : gossip;
+}
+
+Result<bool> NodeCore::install_roster(const std::string& text) {
+  auto installed = replica_->install_roster(text, settings_.admin_key);
+  if (!installed || !installed.value()) return installed;
+  if (started_ && !stopped_) {
+    gossip_->set_peers(peers());  // closes links to removed nodes, dials new ones
+    gossip_->roster_changed();    // offers it to every linked peer
+  }
+  events_.roster_installed(roster());
+  return true;
+}
+
+net::KeyStatus NodeCore::key_status(const PublicKey& peer) const {
+  if (peer == self_) return net::KeyStatus::unknown;  // a node does not link to itself
+  if (roster().find_node(peer) != nullptr) return net::KeyStatus::member;
+  return roster().is_revoked(peer) ? net::KeyStatus::revoked : net::KeyStatus::unknown;
+}
+
+std::string NodeCore::name_of(const PublicKey& key) const {
+  const RosterNode* node = roster().find_node(key);
+  return node ? node->name : short_name(Origin{key, 0});
+}
+
+void NodeCore::changed() { events_.changed(); }
+
+void NodeCore::committed(const std::vector<Record>& records) {
+  if (!stopped_) gossip_->committed(records);  // eager push: only what is durable leaves the node
+}
+
+void NodeCore::refused(const PublicKey& peer, const std::string& reason) { events_.refused(peer, reason); }
+
+void NodeCore::roster_offered(const PublicKey& peer, const std::string& text) {
+  auto installed = install_roster(text);
+  if (installed) return;
+  spdlog::warn("a roster offered by {} was refused: {}", name_of(peer), installed.error().message());
+  events_.refused(peer, "bad_roster");
+}
+
+void NodeCore::link_lost(const PublicKey& peer, const std::string& why) {
+  if (!stopped_) events_.link_lost(peer, why);
+}
+
+}  // namespace placemesh
