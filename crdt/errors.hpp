@@ -33,7 +33,8 @@
   X(unknown_pool, "no such pool in the roster")                                             \
   X(busy, "the node is busy; retry with the same op_id")                                     \
   X(op_id_reused, "this op_id was used for a different operation")                          \
-  X(bad_signature, "the signature does not verify")
+  X(bad_signature, "the signature does not verify")                                       \
+  X(quota_exceeded, "an origin's quota on this node is used up")
 
 namespace placemesh {
 

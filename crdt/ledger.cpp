@@ -58,6 +58,10 @@ Delta Ledger::delta_since(const Digest& peer, std::size_t max_records) const {
   std::size_t budget = max_records;
   std::size_t superseded_budget = limits::superseded_per_delta_max;  // the rest: in the next answer
   for (const auto& [origin, seqs] : by_seq_) {
+    if (delta.origins.size() == limits::delta_origins_max) {
+      delta.truncated = true;  // the other origins in the next answer
+      break;
+    }
     const auto found = peer.find(origin);
     const OriginKnowledge& theirs = found == peer.end() ? nothing : found->second;
     const std::uint64_t mine = vv_.through(origin);

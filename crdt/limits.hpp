@@ -43,8 +43,15 @@ inline constexpr std::size_t record_bytes_max = 896;
 // Superseded seqs named in one anti-entropy answer (8 bytes each); the rest
 // follow in the next answer.
 inline constexpr std::size_t superseded_per_delta_max = 4'096;
-// Origins in one digest (a longer one is refused as malformed).
+// Origins in one digest, and cloud seqs (all origins together) in one
+// digest: a longer one is refused as malformed. A sender leaves out what is
+// over (gossip counts it): it then claims less than it knows, and is sent
+// some records again, which is harmless.
 inline constexpr std::size_t digest_origins_max = 1'024;
+inline constexpr std::size_t digest_cloud_seqs_max = 16'384;
+// Origin parts in one anti-entropy answer (a part may carry no record, only
+// knowledge); the rest follow in the next answer. A longer one is refused.
+inline constexpr std::size_t delta_origins_max = 512;
 // What Cap'n Proto adds around the records of a delta: the message and
 // list headers and one OriginDelta with its origin per origin part (about
 // 100 bytes each), for up to about 600 origins.
@@ -74,7 +81,7 @@ inline constexpr std::size_t handshakes_per_host_max = 8;
 inline constexpr std::int64_t rejection_log_interval_ms = 60'000;
 
 // --- roster and config files (node/roster, node/config) ---------------------
-inline constexpr std::size_t roster_nodes_max = 1'024;  // also the most peers a node has
+inline constexpr std::size_t roster_nodes_max = 128;  // also the most peers a node has
 inline constexpr std::size_t node_name_bytes_max = 16;
 inline constexpr std::size_t roster_bytes_max = frame_bytes_max - roster_message_overhead_bytes;
 inline constexpr std::size_t config_bytes_max = 64 << 10;
@@ -114,6 +121,18 @@ inline constexpr std::size_t api_hard_body_factor = 4;
 // The free-text reason of a release (kept in the local audit log only).
 inline constexpr std::size_t release_reason_bytes_max = 200;
 
+// --- a member gone bad (issue 15): what one node key may make others hold --
+// Epochs (DESIGN §3.1) of one node key that a node takes records of. Each
+// lost disk is a new epoch; records of one more are refused (quota_exceeded,
+// counted per peer): a key that lost its disk this often is given a new key
+// in the roster by the admin (docs/deploy.md). Without this, one stolen key
+// could mint epochs until every digest in the mesh outgrew its limit.
+inline constexpr std::size_t epochs_per_key_max = 8;
+// Seqs of one origin held above its `through` (its cloud: records that came
+// out of order). A pushed record that would grow a full cloud is dropped and
+// counted; anti-entropy brings it again in seq order, which closes the gap.
+inline constexpr std::size_t cloud_seqs_per_origin_max = 1'024;
+
 // HLC logical counter width (see crdt/hlc.hpp).
 inline constexpr std::uint32_t hlc_logical_max = 0xFFFF;
 
@@ -129,12 +148,17 @@ static_assert(records_per_frame_max * (record_bytes_max + 8) + superseded_per_de
               frame_bytes_max);
 // The largest roster accepted from a file or the API can be gossiped.
 static_assert(roster_bytes_max + roster_message_overhead_bytes <= frame_bytes_max);
-// A digest of the most origins fits a frame with room to spare for their
-// clouds: each origin's entry is at most 96 bytes (list element, origin
-// struct and 32-byte key, cloud pointer).
-static_assert(digest_origins_max * 96 <= frame_bytes_max / 4);
-// Every node of the largest roster can have its own origin in a digest.
-static_assert(roster_nodes_max <= digest_origins_max);
+// Every epoch a node takes of every member of the largest roster fits one
+// digest, so honest nodes never leave an origin out of theirs.
+static_assert(roster_nodes_max * epochs_per_key_max <= digest_origins_max);
+// A digest of the most origins and the most cloud seqs fits half a frame:
+// each origin's entry is at most 96 bytes (list element, origin struct and
+// 32-byte key, cloud pointer), each cloud seq 8.
+static_assert(digest_origins_max * 96 + digest_cloud_seqs_max * 8 <= frame_bytes_max / 2);
+// One origin's full cloud fits a digest.
+static_assert(cloud_seqs_per_origin_max <= digest_cloud_seqs_max);
+// The origin parts of one answer fit its overhead (about 100 bytes each).
+static_assert(delta_origins_max * 100 <= delta_overhead_bytes);
 // A link is declared silent only after several digests were due.
 static_assert(silence_max_ms >= 3 * sync_interval_ms);
 static_assert(roster_announce_interval_ms >= sync_interval_ms);

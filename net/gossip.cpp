@@ -66,7 +66,34 @@ void Gossip::send(Peer& peer, const Bytes& bytes, std::size_t records) {
   peer.bytes_sent += bytes.size();
 }
 
-void Gossip::send_digest(Peer& peer) { send(peer, encode_link_message(DigestMessage{host_.digest()})); }
+void Gossip::send_digest(Peer& peer) { send(peer, encode_link_message(DigestMessage{sendable_digest()})); }
+
+Digest Gossip::sendable_digest() {
+  const Digest& full = host_.digest();
+  std::size_t cloud = 0;
+  for (const auto& [origin, knowledge] : full) cloud += knowledge.cloud.size();
+  if (full.size() <= limits::digest_origins_max && cloud <= limits::digest_cloud_seqs_max) return full;
+  // Over the limits our peers hold digests to (net/link_codec): leave out
+  // what is over, rather than send what every peer would refuse. Knowledge
+  // left out is only claimed less; peers answer with records we hold.
+  Digest bounded;
+  std::size_t cloud_room = limits::digest_cloud_seqs_max;
+  for (const auto& [origin, knowledge] : full) {
+    if (bounded.size() == limits::digest_origins_max) {
+      ++left_out_.origins;
+      continue;
+    }
+    OriginKnowledge& entry = bounded[origin];
+    entry.through = knowledge.through;
+    if (knowledge.cloud.size() <= cloud_room) {
+      entry.cloud = knowledge.cloud;
+      cloud_room -= knowledge.cloud.size();
+    } else {
+      left_out_.cloud_seqs += knowledge.cloud.size();
+    }
+  }
+  return bounded;
+}
 
 void Gossip::link_up(const PublicKey& key) {
   auto found = peers_.find(key);

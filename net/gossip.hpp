@@ -156,6 +156,12 @@ class Gossip {
   [[nodiscard]] const GossipPeer* peer(const PublicKey& key) const;
   // Per origin where `peer` is behind this node (as of its last digest).
   [[nodiscard]] std::map<Origin, OriginLag> lag(const PublicKey& peer) const;
+  // What this node left out of the digests it sent, to keep within the
+  // limits its peers hold them to (origins and cloud seqs, each time).
+  struct LeftOut {
+    std::uint64_t origins = 0, cloud_seqs = 0;
+  };
+  [[nodiscard]] const LeftOut& left_out() const { return left_out_; }
 
  private:
   struct Peer : GossipPeer {
@@ -164,6 +170,8 @@ class Gossip {
   };
   void send(Peer& peer, const Bytes& bytes, std::size_t records = 0);
   void send_digest(Peer& peer);
+  // This node's digest within digest_origins_max and digest_cloud_seqs_max.
+  [[nodiscard]] Digest sendable_digest();
   void push(const std::vector<Record>& records, const PublicKey* except);
   void schedule_redial(Peer& peer);
   void note_digest(Peer& peer, const Digest& digest);
@@ -183,6 +191,7 @@ class Gossip {
   std::int64_t next_sync_ms_ = 0;
   std::int64_t next_announce_ms_ = 0;
   std::optional<std::int64_t> last_tick_ms_;
+  LeftOut left_out_;
 };
 
 }  // namespace placemesh

@@ -53,9 +53,14 @@ Result<LinkMessage> read_digest(capnp::List<wire::OriginKnowledge>::Reader list)
   if (list.size() > limits::digest_origins_max)
     return make_error(Code::malformed, "a digest of " + std::to_string(list.size()) + " origins");
   DigestMessage digest;
+  std::size_t cloud_total = 0;
   for (auto entry : list) {
     auto origin = get_origin(entry.getOrigin());
     if (!origin) return origin.error();
+    cloud_total += entry.getCloud().size();
+    if (cloud_total > limits::digest_cloud_seqs_max)
+      return make_error(Code::malformed, "a digest of more than " + std::to_string(limits::digest_cloud_seqs_max) +
+                                             " cloud seqs");
     OriginKnowledge knowledge{entry.getThrough(), {}};
     for (std::uint64_t seq : entry.getCloud())
       if (seq > knowledge.through) knowledge.cloud.insert(seq);
@@ -68,6 +73,9 @@ Result<LinkMessage> read_delta(wire::Delta::Reader in) {
   DeltaMessage delta;
   delta.delta.truncated = in.getTruncated();
   std::size_t total = 0, superseded_total = 0;
+  if (in.getOrigins().size() > limits::delta_origins_max)
+    return make_error(Code::malformed, "a delta of " + std::to_string(in.getOrigins().size()) + " origins; the limit is " +
+                                           std::to_string(limits::delta_origins_max));
   for (auto entry : in.getOrigins()) {
     auto origin = get_origin(entry.getOrigin());
     if (!origin) return origin.error();

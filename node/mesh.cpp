@@ -214,6 +214,7 @@ MeshStatus Mesh::status() const {
     if (ms) *ms += to_wall;
   };
   const Gossip& gossip = core_->gossip();
+  status.digest_left_out = gossip.left_out();
   for (const auto& node : core_->roster().nodes) {
     if (node.key == key_.public_key()) continue;
     PeerStatus entry;

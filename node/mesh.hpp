@@ -39,6 +39,7 @@ struct PeerStatus {
 struct MeshStatus {
   std::vector<PeerStatus> peers;
   std::map<std::string, std::uint64_t> rejections;  // reason → count, handshake_timeout included
+  Gossip::LeftOut digest_left_out;  // what our digests left out to stay within the limits
 };
 
 class Mesh final : public GossipTransport {

@@ -349,3 +349,20 @@ TEST_CASE("ledger: without the authors, delta exchange ends in the same knowledg
     }
   });
 }
+
+TEST_CASE("ledger: an answer speaks of at most delta_origins_max origins, and the rest follow") {
+  std::vector<Record> records;
+  for (std::uint64_t epoch = 1; epoch <= limits::delta_origins_max + 10; ++epoch)
+    records.push_back(admission(Origin{make_origin(0).key, epoch}, 1, 1));
+  const Ledger sender = from_records(records);
+  Ledger asker;
+  const Delta first = sender.delta_since(asker.digest());
+  CHECK(first.origins.size() == limits::delta_origins_max);
+  CHECK(first.truncated);
+  (void)asker.apply_delta(first);
+  const Delta rest = sender.delta_since(asker.digest());
+  CHECK(rest.origins.size() == 10);
+  CHECK_FALSE(rest.truncated);
+  (void)asker.apply_delta(rest);
+  CHECK(asker == sender);
+}

@@ -10,15 +10,16 @@ namespace {
 
 class QuietHost final : public GossipHost {
  public:
-  const Digest& digest() const override { return digest_; }
+  const Digest& digest() const override { return known; }
   Delta delta_for(const Digest&) const override { return {}; }
   Received receive_records(const std::vector<Record>&) override { return {}; }
   Received receive_delta(const Delta&) override { return {}; }
   std::uint64_t roster_version() const override { return 1; }
   const std::string& roster_text() const override { return text_; }
 
+  Digest known;  // what this node knows (empty unless a test fills it)
+
  private:
-  Digest digest_;
   std::string text_;
 };
 
@@ -132,4 +133,34 @@ TEST_CASE("gossip: each link hears the roster version again every announce inter
   // version, and is sent the roster again.
   CHECK(pair.transport.versions_to(pair.dialled) == 2);
   CHECK(pair.transport.versions_to(pair.dialler) == 2);
+}
+
+TEST_CASE("gossip: a digest over the limits peers hold it to is sent within them, and what was left out is counted") {
+  // A node that took one key's flood of epochs before it had limits (or a
+  // store from then): its own digest must not close every link it has.
+  Pair pair;
+  for (std::uint64_t epoch = 1; epoch <= limits::digest_origins_max + 100; ++epoch) {
+    OriginKnowledge& knowledge = pair.host.known[Origin{key_of(0x77), epoch}];
+    knowledge.through = 1;
+    for (std::uint64_t seq = 3; seq < 3 + 2 * 40; seq += 2) knowledge.cloud.insert(seq);  // 40 seqs above a gap
+  }
+  pair.transport.sent.clear();
+  pair.talk_and_tick(limits::sync_interval_ms);
+  std::size_t digests = 0;
+  for (const auto& [to, bytes] : pair.transport.sent) {
+    auto message = decode_link_message(bytes);
+    REQUIRE(message.ok());  // what the peer's decoder would say
+    const auto* digest = std::get_if<DigestMessage>(&message.value());
+    if (digest == nullptr) continue;
+    ++digests;
+    CHECK(digest->digest.size() == limits::digest_origins_max);
+    std::size_t cloud = 0;
+    for (const auto& [origin, knowledge] : digest->digest) cloud += knowledge.cloud.size();
+    CHECK(cloud <= limits::digest_cloud_seqs_max);
+    CHECK(cloud + 40 > limits::digest_cloud_seqs_max);  // as much as fits
+  }
+  CHECK(digests == 2);  // one to each peer
+  CHECK(pair.gossip.left_out().origins == 2 * 100);
+  CHECK(pair.gossip.left_out().cloud_seqs == 2 * (limits::digest_origins_max - limits::digest_cloud_seqs_max / 40) * 40);
+  CHECK(pair.transport.closed.empty());
 }

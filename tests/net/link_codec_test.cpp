@@ -109,6 +109,27 @@ TEST_CASE("link_codec: a delta naming more superseded seqs than the limit is ref
   CHECK(refused.error().code == Code::malformed);
 }
 
+TEST_CASE("link_codec: a digest of more cloud seqs, or a delta of more origins, than the limits is refused") {
+  Digest digest;
+  for (std::uint64_t epoch = 1; epoch <= 16; ++epoch)
+    for (std::uint64_t seq = 3; seq < 3 + 2 * (limits::digest_cloud_seqs_max / 16); seq += 2)
+      digest[Origin{{}, epoch}].cloud.insert(seq);
+  CHECK(decode_link_message(encode_link_message(DigestMessage{digest})).ok());
+  digest[Origin{{}, 17}].cloud.insert(3);
+  auto digest_refused = decode_link_message(encode_link_message(DigestMessage{digest}));
+  REQUIRE_FALSE(digest_refused.ok());
+  CHECK(digest_refused.error().code == Code::malformed);
+
+  Delta delta;
+  for (std::uint64_t epoch = 1; epoch <= limits::delta_origins_max; ++epoch)
+    delta.origins.push_back(OriginDelta{Origin{{}, epoch}, 0, 1, {}, {}});
+  CHECK(decode_link_message(encode_link_message(DeltaMessage{delta})).ok());
+  delta.origins.push_back(OriginDelta{Origin{{}, 9'999}, 0, 1, {}, {}});
+  auto delta_refused = decode_link_message(encode_link_message(DeltaMessage{delta}));
+  REQUIRE_FALSE(delta_refused.ok());
+  CHECK(delta_refused.error().code == Code::malformed);
+}
+
 TEST_CASE("link_codec: messages read back as written") {
   for (const LinkMessage& message :
        {LinkMessage{RosterVersion{0}}, LinkMessage{RosterVersion{~std::uint64_t{0}}},
