@@ -8,7 +8,18 @@
 namespace placemesh {
 
 IntakePath::IntakePath(Ledger& ledger, const Roster& roster, const Writer& own, Clock clock)
-    : ledger_(ledger), roster_(roster), own_(own), clock_(std::move(clock)) {}
+    : ledger_(ledger), roster_(roster), own_(own), clock_(std::move(clock)) {
+  // What the store holds says when each node last spoke: after a restart a
+  // dead centre is shown as dead at once, not as unknown.
+  ledger_.for_each_record([this](const Record& record) { heard(record); });
+}
+
+void IntakePath::heard(const Record& record) {
+  // The origin's own signed stamp, not when the record reached us: a relay,
+  // or a replay, of an old record does not make its centre look alive.
+  auto [at, inserted] = last_heard_.try_emplace(record.origin.key, record.hlc.wall_ms);
+  if (!inserted) at->second = std::max(at->second, record.hlc.wall_ms);
+}
 
 std::optional<std::int64_t> IntakePath::last_heard_ms(const PublicKey& key) const {
   if (auto found = last_heard_.find(key); found != last_heard_.end()) return found->second;
@@ -30,6 +41,58 @@ bool IntakePath::own_echo(const Record& record, Received& received) const {
                   record.seq, own_.last_seq());
   received.refused.push_back(make_error(Code::invalid_record, "a record of this node's own origin"));
   return true;
+}
+
+std::string IntakePath::name_of(const Origin& origin) const {
+  const RosterNode* node = roster_.find_node(origin.key);
+  return (node != nullptr ? node->name : short_name(origin)) + " epoch " + std::to_string(origin.epoch);
+}
+
+Status IntakePath::epoch_room(const Origin& origin, std::size_t pending) const {
+  const Digest& known = ledger_.digest();
+  if (known.contains(origin)) return Ok{};
+  std::size_t epochs = pending;
+  for (auto it = known.lower_bound(Origin{origin.key, 0}); it != known.end() && it->first.key == origin.key; ++it)
+    ++epochs;
+  if (epochs < limits::epochs_per_key_max) return Ok{};
+  return make_error(Code::quota_exceeded, "records of " + name_of(origin) + " refused: its key has " +
+                                              std::to_string(epochs) + " epochs here already, the most a key may " +
+                                              "have; if that node lost its disk this often, give it a new key in "
+                                              "the roster");
+}
+
+Status IntakePath::cloud_room(const Origin& origin, std::uint64_t seq) const {
+  const Digest& known = ledger_.digest();
+  const auto found = known.find(origin);
+  if (found == known.end() || seq <= found->second.through + 1 || found->second.cloud.contains(seq) ||
+      found->second.cloud.size() < limits::cloud_seqs_per_origin_max)
+    return Ok{};
+  return make_error(Code::quota_exceeded, "seq " + std::to_string(seq) + " of " + name_of(origin) + " dropped: " +
+                                              std::to_string(found->second.cloud.size()) +
+                                              " seqs above a gap at " + std::to_string(found->second.through + 1) +
+                                              " are held already; anti-entropy closes the gap first");
+}
+
+Status IntakePath::part_room(const OriginDelta& part, std::size_t pending) const {
+  if (auto status = epoch_room(part.origin, pending); !status) return status;
+  static const OriginKnowledge nothing{};
+  const Digest& known = ledger_.digest();
+  const auto found = known.find(part.origin);
+  const OriginKnowledge& ours = found == known.end() ? nothing : found->second;
+  // Where `through` will stand once the part is applied (Ledger::apply_delta).
+  std::uint64_t newest = ours.cloud.empty() ? ours.through : *ours.cloud.rbegin();
+  for (const auto& record : part.records) newest = std::max(newest, record.seq);
+  const std::uint64_t through =
+      ours.through >= part.base ? std::max(ours.through, std::min(part.through, newest)) : ours.through;
+  std::set<std::uint64_t> cloud(ours.cloud.upper_bound(through), ours.cloud.end());
+  for (const auto& record : part.records)
+    if (record.seq > through) cloud.insert(record.seq);
+  for (const std::uint64_t seq : part.superseded)
+    if (seq > through) cloud.insert(seq);
+  if (cloud.size() <= limits::cloud_seqs_per_origin_max) return Ok{};
+  return make_error(Code::quota_exceeded, "an answer about " + name_of(part.origin) + " refused: it would leave " +
+                                              std::to_string(cloud.size()) + " seqs held above a gap at " +
+                                              std::to_string(through + 1));
 }
 
 Delta IntakePath::answer(const Digest& peer, std::uint64_t durable_seq) const {
@@ -66,13 +129,25 @@ IntakePath::Taken IntakePath::records(const std::vector<Record>& records) {
       received.refused.push_back(status.error());
       continue;
     }
+    if (auto status = timely(record, clock_()); !status) {
+      received.refused.push_back(status.error());
+      continue;
+    }
+    if (auto status = epoch_room(record.origin); !status) {
+      received.refused.push_back(status.error());
+      continue;
+    }
+    if (auto status = cloud_room(record.origin, record.seq); !status) {
+      received.refused.push_back(status.error());
+      continue;
+    }
     auto applied = ledger_.apply(record);
     if (!applied) {
       if (applied.error().code == Code::equivocation) equivocation(applied.error(), "a pushed record");
       received.refused.push_back(applied.error());
       continue;
     }
-    last_heard_[record.origin.key] = clock_();
+    heard(record);
     if (applied.value() == Applied::added) received.added.push_back(record);
   }
   taken.changed = !received.added.empty();
@@ -85,6 +160,8 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
   Delta accepted;
   accepted.truncated = delta.truncated;
   std::vector<Record> expected;  // records that will be new here
+  std::map<PublicKey, std::size_t> new_epochs;  // of each key, in the parts accepted so far
+  const std::int64_t now_ms = clock_();
   for (const auto& part : delta.origins) {
     // One refused record voids its origin's part: applying the rest would
     // claim knowledge up to `through` without it.
@@ -97,6 +174,10 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
                       part.through, own_.last_seq());
         received.refused.push_back(make_error(Code::invalid_record, "a delta of this node's own origin"));
       }
+      continue;
+    }
+    if (auto status = part_room(part, new_epochs[part.origin.key]); !status) {
+      received.refused.push_back(status.error());
       continue;
     }
     bool ok = true;
@@ -112,13 +193,19 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
         ok = false;
         break;
       }
+      if (auto status = timely(record, now_ms); !status) {
+        received.refused.push_back(status.error());
+        ok = false;
+        break;
+      }
     }
     if (!ok) continue;
     for (const auto& record : part.records) {
       const Record* have = ledger_.find(record.origin, record.key);
       if (have == nullptr || have->seq < record.seq) expected.push_back(record);
-      last_heard_[record.origin.key] = clock_();
+      heard(record);
     }
+    if (!ledger_.digest().contains(part.origin)) ++new_epochs[part.origin.key];
     accepted.origins.push_back(part);
   }
   const Digest before = ledger_.digest();

@@ -3,8 +3,9 @@
 // anti-entropy answers — through node/record_policy (signature, ownership)
 // into the ledger; and what this node answers a peer's digest with.
 //
-// Owns: the policy check of every record from a peer, when each node was
-// last heard from, the equivocation count.
+// Owns: the policy check of every record from a peer (signature, owner,
+// clock skew, the key's quotas), when each node was last heard from, the
+// equivocation count.
 // Must not touch: this node's own origin (its records from peers are only
 // read, to detect a restored backup), op ids and receipts (nobody waits for
 // what arrives from peers), the store (the replica makes what was taken
@@ -50,19 +51,33 @@ class IntakePath {
   // their seqs reused).
   [[nodiscard]] Delta answer(const Digest& peer, std::uint64_t durable_seq) const;
 
+  // The newest stamp (HLC wall time, ms) this node took from that key's
+  // records: the node's own word for when it last spoke, at most
+  // limits::clock_skew_max_ms ahead of our clock (node/record_policy).
   [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
   [[nodiscard]] std::uint64_t equivocations() const { return equivocations_; }
 
  private:
   [[nodiscard]] bool own_echo(const Record& record, Received& received) const;
+  // The quotas one node key has here (issue 15: a member gone bad): a new
+  // epoch only while its key has fewer than epochs_per_key_max; a record
+  // above a gap only while its origin's cloud has room (anti-entropy brings
+  // it again in seq order). quota_exceeded says which.
+  // `pending`: epochs of the same key taken earlier in the same answer.
+  [[nodiscard]] Status epoch_room(const Origin& origin, std::size_t pending = 0) const;
+  [[nodiscard]] Status cloud_room(const Origin& origin, std::uint64_t seq) const;
+  // The same for an anti-entropy answer's part: the cloud it would leave.
+  [[nodiscard]] Status part_room(const OriginDelta& part, std::size_t pending) const;
+  [[nodiscard]] std::string name_of(const Origin& origin) const;
   void equivocation(const Error& error, const char* where);
+  void heard(const Record& record);
 
   Ledger& ledger_;
   const Roster& roster_;
   const Writer& own_;
   Clock clock_;
   std::uint64_t equivocations_ = 0;
-  std::map<PublicKey, std::int64_t> last_heard_;  // when a record of each node key last arrived
+  std::map<PublicKey, std::int64_t> last_heard_;  // the newest stamp taken of each node key
 };
 
 }  // namespace placemesh

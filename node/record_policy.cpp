@@ -1,6 +1,7 @@
 #include "node/record_policy.hpp"
 
 #include "crdt/key.hpp"
+#include "crdt/limits.hpp"
 #include "net/record_signing.hpp"
 
 namespace placemesh {
@@ -36,6 +37,16 @@ Status admissible(const Record& record, const Roster& roster) {
   }
   return make_error(Code::not_owner, signer->name + " may not write " + to_string(record.key) + " (" +
                                          record.key.pool + " belongs to " + pool->first->name + ")");
+}
+
+Status timely(const Record& record, std::int64_t now_ms) {
+  const std::int64_t ahead = record.hlc.wall_ms - now_ms;
+  if (ahead <= limits::clock_skew_max_ms) return Ok{};
+  return make_error(Code::clock_skew, "record " + to_string(record.key) + " seq " + std::to_string(record.seq) +
+                                          " of " + short_name(record.origin) + " is stamped " +
+                                          std::to_string(ahead / 1000) + " s ahead of this node's clock; the " +
+                                          "limit is " + std::to_string(limits::clock_skew_max_ms / 1000) +
+                                          " s: check both nodes' NTP");
 }
 
 }  // namespace placemesh

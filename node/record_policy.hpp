@@ -18,4 +18,11 @@ namespace placemesh {
 // Ok, or bad_signature / not_owner saying who signed what.
 [[nodiscard]] Status admissible(const Record& record, const Roster& roster);
 
+// Ok, or clock_skew: the record is stamped more than
+// limits::clock_skew_max_ms ahead of `now_ms`, this node's clock. Such a
+// record would win every register and look fresh for as long as its stamp
+// is ahead; it is refused until the clocks agree (anti-entropy brings it
+// again).
+[[nodiscard]] Status timely(const Record& record, std::int64_t now_ms);
+
 }  // namespace placemesh

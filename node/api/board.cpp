@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 
 #include "node/api/resources.hpp"
@@ -45,7 +46,7 @@ std::string board_document(const Replica& replica) {
                        {"name", centre.name},
                        {"as_of", optional_ms(centre.as_of ? std::optional(centre.as_of->wall_ms) : std::nullopt)},
                        {"last_heard_ms", optional_ms(heard)},
-                       {"last_heard_age_ms", optional_ms(heard ? std::optional(now - *heard) : std::nullopt)},
+                       {"last_heard_age_ms", optional_ms(heard ? std::optional(std::max<std::int64_t>(0, now - *heard)) : std::nullopt)},
                        {"pools", pools}});
   }
   nlohmann::json totals = nlohmann::json::object();

@@ -1,5 +1,6 @@
 #include "node/api/metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -112,10 +113,11 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
   out.sample("placemesh_store_commit_seconds_count", {}, static_cast<double>(cumulative));
 
   out.family("placemesh_node_last_heard_seconds", "gauge",
-             "Seconds since a record of each roster node last arrived here (0 for this node).");
+             "Seconds since the newest time each roster node signed on a record taken here (0 for this node).");
   for (const auto& node : replica.roster().nodes)
     if (auto heard = replica.last_heard_ms(node.key))
-      out.sample("placemesh_node_last_heard_seconds", {{"node", node.name}}, seconds(now - *heard));
+      out.sample("placemesh_node_last_heard_seconds", {{"node", node.name}},
+                 seconds(std::max<std::int64_t>(0, now - *heard)));  // a clock ahead: 0
 
   if (mesh) {
     struct Family {
@@ -176,6 +178,12 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
     out.family("placemesh_rejections_total", "counter", "Refused links, frames and records, by reason.");
     for (const auto& [reason, count] : mesh->rejections)
       out.sample("placemesh_rejections_total", {{"reason", reason}}, static_cast<double>(count));
+    out.family("placemesh_digest_left_out_total", "counter",
+               "Origins and cloud seqs left out of digests sent, to stay within the limits peers hold them to.");
+    out.sample("placemesh_digest_left_out_total", {{"what", "origins"}},
+               static_cast<double>(mesh->digest_left_out.origins));
+    out.sample("placemesh_digest_left_out_total", {{"what", "cloud_seqs"}},
+               static_cast<double>(mesh->digest_left_out.cloud_seqs));
   }
 
   out.family("placemesh_http_responses_total", "counter", "HTTP API answers, by status code.");

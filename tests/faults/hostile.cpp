@@ -9,7 +9,10 @@
 #include <random>
 #include <thread>
 
+#include "crdt/key.hpp"
 #include "crdt/limits.hpp"
+#include "net/link_codec.hpp"
+#include "net/record_signing.hpp"
 #include "net/secure_channel.hpp"
 #include "tools/lab/bench_common.hpp"
 
@@ -60,6 +63,35 @@ Exchange send_bytes(const Endpoint& to, const std::vector<std::uint8_t>& bytes, 
   return exchange;
 }
 
+namespace {
+
+// Dials as `self` and completes the handshake with the node whose key is
+// `node_key`; the channel when it is done (null if not: `note` says why).
+std::unique_ptr<net::Channel> shake_hands(int fd, const std::string& network, const SecretKey& self,
+                                          const PublicKey& node_key, Clock::time_point until, Exchange& exchange) {
+  net::Handshake handshake(
+      net::Handshake::Role::initiator, net::Signer::of(self), network,
+      [&](const PublicKey& key) { return key == node_key ? net::KeyStatus::member : net::KeyStatus::unknown; },
+      node_key);
+  if (!bench::send_all(fd, handshake.hello())) return nullptr;
+  for (;;) {
+    std::vector<std::uint8_t> received;
+    if (wait_closed(fd, until, exchange, &received) || received.empty()) return nullptr;
+    auto progress = handshake.receive(received);
+    if (!progress.to_send.empty()) (void)bench::send_all(fd, progress.to_send);
+    if (progress.failed) {
+      exchange.note = "we refused the node: " + std::string(net::reject_name(*progress.failed));
+      return nullptr;
+    }
+    if (progress.done) {
+      exchange.note = "handshake done on our side";
+      return handshake.take_channel();
+    }
+  }
+}
+
+}  // namespace
+
 Exchange handshake_as(const Endpoint& to, const std::string& network, const SecretKey& self, const PublicKey& node_key,
                       AfterHandshake after, std::chrono::milliseconds deadline) {
   Exchange exchange;
@@ -67,27 +99,7 @@ Exchange handshake_as(const Endpoint& to, const std::string& network, const Secr
   const int fd = bench::connect_tcp(to.host, to.port);
   if (fd < 0) return exchange;
   exchange.connected = true;
-  net::Handshake handshake(
-      net::Handshake::Role::initiator, net::Signer::of(self), network,
-      [&](const PublicKey& key) { return key == node_key ? net::KeyStatus::member : net::KeyStatus::unknown; },
-      node_key);
-  bool done = false;
-  if (bench::send_all(fd, handshake.hello())) {
-    while (!done) {
-      std::vector<std::uint8_t> received;
-      if (wait_closed(fd, until, exchange, &received) || received.empty()) break;
-      auto progress = handshake.receive(received);
-      if (!progress.to_send.empty()) (void)bench::send_all(fd, progress.to_send);
-      if (progress.failed) {
-        exchange.note = "we refused the node: " + std::string(net::reject_name(*progress.failed));
-        break;
-      }
-      done = progress.done;
-    }
-  }
-  if (done) {
-    exchange.note = "handshake done on our side";
-    auto channel = handshake.take_channel();
+  if (auto channel = shake_hands(fd, network, self, node_key, until, exchange)) {
     std::vector<std::uint8_t> frame;
     if (after == AfterHandshake::oversize_frame) {
       const auto length = static_cast<std::uint32_t>(limits::frame_bytes_max * 16);  // 16 MiB announced, a few bytes sent
@@ -103,6 +115,48 @@ Exchange handshake_as(const Endpoint& to, const std::string& network, const Secr
   if (!exchange.closed_by_peer) (void)wait_closed(fd, until, exchange);
   ::close(fd);
   return exchange;
+}
+
+Exchange member_sends(const Endpoint& to, const std::string& network, const SecretKey& self,
+                      const PublicKey& node_key, const std::vector<Bytes>& messages, std::chrono::milliseconds hold) {
+  Exchange exchange;
+  const auto until = Clock::now() + hold;
+  const int fd = bench::connect_tcp(to.host, to.port);
+  if (fd < 0) return exchange;
+  exchange.connected = true;
+  if (auto channel = shake_hands(fd, network, self, node_key, until, exchange)) {
+    std::size_t sent = 0;
+    for (const auto& message : messages) if (bench::send_all(fd, channel->seal(message))) ++sent;
+    exchange.note = std::to_string(sent) + " of " + std::to_string(messages.size()) + " messages sent on a link";
+    // Read (and drop) what the node sends until it closes or the hold ends.
+    std::vector<std::uint8_t> ignored;
+    while (!exchange.closed_by_peer && Clock::now() < until) {
+      ignored.clear();
+      (void)wait_closed(fd, until, exchange, &ignored);
+    }
+  }
+  ::close(fd);
+  return exchange;
+}
+
+std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs) {
+  std::vector<Record> records;
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::mt19937_64 random(static_cast<std::uint64_t>(now_ms));
+  for (std::size_t i = 0; i < epochs; ++i) {
+    Record record{Origin{key.public_key(), random()}, 1, Hlc{now_ms, 0}, heartbeat_key(), Heartbeat{}, {}};
+    sign_record(record, key);
+    records.push_back(std::move(record));
+  }
+  std::vector<Bytes> messages;
+  for (std::size_t at = 0; at < records.size(); at += limits::records_per_frame_max) {
+    RecordsMessage message;
+    message.records.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
+                           records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), at + limits::records_per_frame_max)));
+    messages.push_back(encode_link_message(message));
+  }
+  return messages;
 }
 
 struct SlowClients::State {

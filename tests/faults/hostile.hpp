@@ -15,6 +15,7 @@
 
 #include "crdt/origin.hpp"
 #include "net/identity.hpp"
+#include "net/record_codec.hpp"
 
 namespace placemesh::faults {
 
@@ -51,6 +52,19 @@ enum class AfterHandshake : std::uint8_t {
 [[nodiscard]] Exchange handshake_as(const Endpoint& to, const std::string& network, const SecretKey& self,
                                     const PublicKey& node_key, AfterHandshake after,
                                     std::chrono::milliseconds deadline);
+
+// A member gone bad (issue 15): dials as `self`, a member's key, and once the
+// node took the handshake sends each of `messages` (encoded LinkMessages)
+// sealed on the link, then holds it open, reading what the node sends, for
+// `hold` or until the node closes it.
+[[nodiscard]] Exchange member_sends(const Endpoint& to, const std::string& network, const SecretKey& self,
+                                    const PublicKey& node_key, const std::vector<Bytes>& messages,
+                                    std::chrono::milliseconds hold);
+
+// Records messages carrying one correctly signed heartbeat from each of
+// `epochs` random epochs of `key`: what took every link of the quickstart
+// network down before epochs had a limit.
+[[nodiscard]] std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs);
 
 // HTTP clients that hold connections open without finishing a request:
 // `idle` connect and send nothing; `slow` send a request line and then one

@@ -22,6 +22,7 @@
 #include <random>
 #include <sstream>
 
+#include "crdt/limits.hpp"
 #include "net/identity.hpp"
 #include "node/roster_signature.hpp"
 #include "tests/faults/campaign.hpp"
@@ -343,40 +344,51 @@ void run_schedule(Campaign& c) {
     c.writer("CIM").resume();
   });
 
-  c.step("CIV's clock 2 h ahead (libfaketime FAKETIME=+2h), then back", [&](StepResult& r) {
-    c.pause("CIV");
-    cluster.stop("CIV");
-    // An ASan build refuses a preload ahead of its runtime unless told not to.
-    const char* asan = std::getenv("ASAN_OPTIONS");
-    cluster.start("CIV", {"env", "LD_PRELOAD=" + libfaketime, "FAKETIME=+2h",
-                          "ASAN_OPTIONS=" + std::string(asan ? asan : "") + ":verify_asan_link_order=0"});
-    c.writer("CIV").resume();
-    Campaign::hold(fault);
-    c.pause_all();
-    const auto counts = c.converge(timing.converge);
-    r.check(counts.has_value(), "every board had CIV's exact counts while its clock was 2 h ahead",
-            "boards differ with CIV's clock ahead: " + c.last_differences());
-    const auto ahead = as_of_ahead_hours(cluster, "CIV");
-    r.check(ahead && *ahead > 1.9 && *ahead < 2.1,
-            "HQ showed CIV's as-of " + fixed(ahead.value_or(0), 2) +
-                " h in the future: the board says what the centre's clock says",
-            "HQ's as-of for CIV was not 2 h ahead: " + (ahead ? fixed(*ahead, 2) + " h" : std::string("none")));
-    const auto heard = last_heard_age_ms(cluster, "CIV");
-    r.check(heard && *heard >= 0 && *heard < 10'000,
-            "HQ's last-heard age for CIV stayed right (" + fixed(heard.value_or(0), 0) + " ms): it is HQ's own clock",
-            "HQ's last-heard age for CIV is off: " + (heard ? fixed(*heard, 0) + " ms" : std::string("none")));
-    cluster.stop("CIV");
-    cluster.start("CIV");
-    c.resume_all();
-    Campaign::hold(fault / 2);
-    // The hybrid logical clock never runs backwards: records made after the
-    // clock was put right still carry the later time, until it catches up.
-    c.pause_all();
-    if (const auto after = as_of_ahead_hours(cluster, "CIV"))
-      r.noted.push_back("with its clock put right, CIV's as-of still read " + fixed(*after, 2) +
-                        " h ahead: its hybrid logical clock never runs back, so the board shows the later time "
-                        "until the real clock catches up");
-  });
+  c.step("CIV's clock 5.5 min ahead (libfaketime FAKETIME=+330), 30 s beyond the skew bound, then put right",
+         [&](StepResult& r) {
+           // Records stamped more than clock_skew_max_ms ahead are refused
+           // (issue 15): they would win every register and look fresh. A
+           // centre whose clock runs ahead therefore looks stale, truthfully,
+           // until its stamps come within the bound again.
+           const std::uint64_t skew_before = cluster.rejections("clock_skew");
+           c.pause("CIV");
+           cluster.stop("CIV");
+           // An ASan build refuses a preload ahead of its runtime unless told not to.
+           const char* asan = std::getenv("ASAN_OPTIONS");
+           cluster.start("CIV", {"env", "LD_PRELOAD=" + libfaketime, "FAKETIME=+330",
+                                 "ASAN_OPTIONS=" + std::string(asan ? asan : "") + ":verify_asan_link_order=0"});
+           c.writer("CIV").resume();
+           const auto refused = await([&] { return cluster.rejections("clock_skew") > skew_before; }, fault);
+           r.check(refused.has_value(),
+                   "the other nodes refused CIV's records stamped 5.5 min ahead, counted as clock_skew",
+                   "no node counted a clock_skew refusal of CIV's records");
+           Campaign::hold(fault);
+           const auto ahead = as_of_ahead_hours(cluster, "CIV");
+           const auto heard = last_heard_age_ms(cluster, "CIV");
+           r.check(ahead && *ahead * 3'600'000 <= static_cast<double>(limits::clock_skew_max_ms),
+                   "HQ never showed CIV's as-of more than 5 min ahead of its own clock (" +
+                       fixed(ahead.value_or(0) * 60, 1) + " min)",
+                   "HQ showed CIV's as-of " + (ahead ? fixed(*ahead * 60, 1) + " min" : std::string("none")) +
+                       " ahead");
+           r.check(heard && *heard >= static_cast<double>(fault.count()),
+                   "HQ showed CIV last heard " + fixed(heard.value_or(0) / 1000, 1) +
+                       " s ago: stale, truthfully, while its records were refused",
+                   "HQ's last-heard age for CIV is " + (heard ? fixed(*heard, 0) + " ms" : std::string("none")) +
+                       ", as if CIV's refused records had been heard");
+           c.pause("CIV");
+           cluster.stop("CIV");
+           cluster.start("CIV");
+           c.writer("CIV").resume();
+           // Its hybrid logical clock never runs back: its records keep the
+           // later stamp, refused until HQ's clock is within 5 min of it.
+           Campaign::hold(fault / 2);
+           c.pause_all();
+           const auto flowed = c.converge(timing.converge + milliseconds(limits::clock_skew_max_ms / 5));
+           r.check(flowed.has_value(),
+                   "with its clock put right, CIV's records were taken everywhere once their stamps came "
+                   "within the bound (" + fixed(flowed.value_or(0) / 1000, 1) + " s after the writers paused)",
+                   "boards still differ after CIV's clock was put right: " + c.last_differences());
+         });
 
   c.step("garbage, oversize and replayed frames against every node's gossip port", [&](StepResult& r) {
     const std::uint64_t wrong_before = cluster.rejections("wrong_network"),
@@ -442,6 +454,37 @@ void run_schedule(Campaign& c) {
             std::to_string(closed) + "/21 closed, " + std::to_string(refused) + " counted as unknown_key");
     Campaign::hold(fault / 2);
   });
+
+  c.step("a member gone bad: HQ2's stolen key pushes a signed heartbeat from each of 1,100 epochs to CIM",
+         [&](StepResult& r) {
+           // Before epochs had a limit this took every link of the network
+           // down within 2 s: the victim relayed them all, and every digest
+           // then spoke of more origins than any peer accepts (issue 15).
+           const std::uint64_t quota_before = cluster.rejections("quota_exceeded"),
+                               garbled_before = cluster.rejections("garbled_message");
+           const auto member = secret_key_of(cluster, spare_hq);
+           const auto flood = epoch_flood(*member, 1'100);
+           const Exchange exchange = member_sends(gossip_of(cluster, "CIM"), cluster.plan().network, *member,
+                                                  public_key_of(cluster, "CIM"), flood, fault / 2);
+           r.check(exchange.note == "2 of 2 messages sent on a link" && !exchange.closed_by_peer,
+                   "1,100 heartbeats of 1,100 epochs, each signed with HQ2's key, sent on a link to CIM",
+                   "the flood did not go out on a link CIM kept: " + exchange.note);
+           const std::uint64_t over = 1'100 - limits::epochs_per_key_max;
+           const auto counted = await([&] { return cluster.rejections("quota_exceeded") - quota_before >= over; }, fault);
+           r.check(counted.has_value(),
+                   "CIM took " + std::to_string(limits::epochs_per_key_max) + " epochs and refused the other " +
+                       std::to_string(over) + " heartbeats, counted as quota_exceeded",
+                   "CIM counted " + std::to_string(cluster.rejections("quota_exceeded") - quota_before) +
+                       " quota_exceeded refusals, not " + std::to_string(over));
+           Campaign::hold(fault / 2);
+           int whole = 0;
+           for (const auto& node : everyone) whole += cluster.links_up(node) >= 6 ? 1 : 0;  // HQ2 is down, or still closing
+           const std::uint64_t garbled = cluster.rejections("garbled_message") - garbled_before;
+           r.check(whole == 7 && garbled == 0,
+                   "7/7 nodes kept their 6 links, and no node refused a peer's message as garbled_message",
+                   std::to_string(whole) + "/7 nodes kept their 6 links; " + std::to_string(garbled) +
+                       " messages refused as garbled_message");
+         });
 
   c.step("HQ2 revoked by a new signed roster while it runs, then still dialling with the old roster",
          [&](StepResult& r) {
@@ -555,7 +598,7 @@ std::string report(const Campaign& c, bool quick, double total_s, const std::str
       << "Written by `sudo ./tests/faults/run.sh` (the program is `placemesh-faults`, `tests/faults/`); "
       << "do not edit by hand.\n\n"
       << "Seven real `placemeshd` processes — HQ and the six closed centres of DESIGN §1 — plus HQ2, a spare "
-         "headquarters node that step 15 revokes, each in its own network namespace (a veth to a bridge in a "
+         "headquarters node whose key step 15 uses as a stolen one and step 16 revokes, each in its own network namespace (a veth to a bridge in a "
          "namespace of its own; a fault proxy in front of every gossip port). At every centre a writer records "
          "admissions, releases, blocks, unblocks and operational capacity at 20 operations a second on its own node, "
          "and keeps an oracle of what the node acknowledged. A request with an unknown outcome (timeout, reset, node "
