@@ -74,6 +74,15 @@ inline constexpr std::int64_t roster_announce_interval_ms = 30 * sync_interval_m
 // Redial backoff: from min, doubling with jitter, capped at max.
 inline constexpr std::int64_t redial_min_ms = 100;
 inline constexpr std::int64_t redial_max_ms = 30'000;
+// A member that sends what no honest node sends (records with bad
+// signatures, messages that do not decode, deltas it was not asked for,
+// rosters that do not verify) this many times within the window loses its
+// link and is not linked with again until the backoff ends (net/gossip).
+// Refusals an honest relay can cause (clock_skew, quota_exceeded, records of
+// a member our roster does not list yet) never count.
+inline constexpr std::size_t peer_strikes_max = 32;
+inline constexpr std::int64_t peer_strike_window_ms = 60'000;
+inline constexpr std::int64_t misbehaving_backoff_ms = 5 * 60'000;
 // Handshakes in progress at once, and from one host.
 inline constexpr std::size_t handshakes_max = 64;
 inline constexpr std::size_t handshakes_per_host_max = 8;
@@ -163,6 +172,8 @@ static_assert(delta_origins_max * 100 <= delta_overhead_bytes);
 static_assert(silence_max_ms >= 3 * sync_interval_ms);
 static_assert(roster_announce_interval_ms >= sync_interval_ms);
 static_assert(redial_min_ms < redial_max_ms && redial_max_ms >= handshake_timeout_ms);
+// A peer backed off for misbehaving stays off longer than any redial.
+static_assert(misbehaving_backoff_ms > redial_max_ms && peer_strike_window_ms > silence_max_ms);
 static_assert(handshakes_per_host_max <= handshakes_max);
 // The send queue holds at least a few maximal frames.
 static_assert(link_send_queue_bytes_max >= 4 * frame_bytes_max);

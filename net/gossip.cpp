@@ -55,18 +55,51 @@ void Gossip::set_peers(const std::vector<PublicKey>& members) {
   }
 }
 
-void Gossip::send(Peer& peer, const Bytes& bytes, std::size_t records) {
-  if (peer.state != GossipPeer::State::up) return;
+bool Gossip::send(Peer& peer, const Bytes& bytes, std::size_t records) {
+  if (peer.state != GossipPeer::State::up) return false;
   if (!transport_.send(peer.key, bytes)) {
     ++peer.messages_dropped;
-    return;
+    return false;
   }
   ++peer.messages_sent;
   peer.records_sent += records;
   peer.bytes_sent += bytes.size();
+  return true;
 }
 
-void Gossip::send_digest(Peer& peer) { send(peer, encode_link_message(DigestMessage{sendable_digest()})); }
+void Gossip::send_digest(Peer& peer) {
+  // Each digest sent may be answered by one delta: an honest peer never
+  // sends more, in any order, on one link.
+  if (send(peer, encode_link_message(DigestMessage{sendable_digest()}))) ++peer.unanswered;
+}
+
+bool Gossip::backed_off(const Peer& peer) const {
+  return peer.backed_off_until_ms && clock_() < *peer.backed_off_until_ms;
+}
+
+bool Gossip::strike(Peer& peer, std::string_view reason) {
+  const std::int64_t now = clock_();
+  while (!peer.strikes.empty() && now - peer.strikes.front() >= settings_.strike_window_ms) peer.strikes.pop_front();
+  peer.strikes.push_back(now);
+  if (peer.strikes.size() < settings_.strikes_max) return false;
+  const std::size_t strikes = peer.strikes.size();
+  peer.strikes.clear();
+  peer.backed_off_until_ms = now + settings_.misbehaving_backoff_ms;
+  ++peer.backoffs;
+  events_.refused(peer.key, "misbehaving_peer");
+  if (peer.state == GossipPeer::State::up || peer.state == GossipPeer::State::connecting)
+    transport_.close(peer.key, "misbehaving: " + std::to_string(strikes) + " refusals in " +
+                                   std::to_string(settings_.strike_window_ms / 1000) + " s, the last " +
+                                   std::string(reason) + "; no link with it for " +
+                                   std::to_string(settings_.misbehaving_backoff_ms / 1000) + " s");
+  else if (peer.next_dial_ms)
+    peer.next_dial_ms = std::max(*peer.next_dial_ms, *peer.backed_off_until_ms);
+  return true;
+}
+
+void Gossip::misbehaved(const PublicKey& key, std::string_view reason) {
+  if (auto found = peers_.find(key); found != peers_.end()) strike(found->second, reason);
+}
 
 Digest Gossip::sendable_digest() {
   const Digest& full = host_.digest();
@@ -99,8 +132,13 @@ void Gossip::link_up(const PublicKey& key) {
   auto found = peers_.find(key);
   if (found == peers_.end()) return transport_.close(key, "not a member");
   Peer& peer = found->second;
+  if (backed_off(peer))
+    return transport_.close(key, "backed off for misbehaving, " +
+                                     std::to_string((*peer.backed_off_until_ms - clock_()) / 1000 + 1) +
+                                     " s more");
   peer.state = GossipPeer::State::up;
   peer.next_dial_ms.reset();
+  peer.unanswered = 0;  // answers belong to the link their digest went out on
   ++peer.links;
   // The backoff is reset by the first message, not here: a node that the
   // responder refuses sees its own handshake complete before it is closed.
@@ -144,6 +182,7 @@ void Gossip::schedule_redial(Peer& peer) {
   const auto delay = static_cast<std::int64_t>(static_cast<double>(peer.redial_delay_ms) * spread(rng_));
   peer.redial_delay_ms = std::min(peer.redial_delay_ms * 2, settings_.redial_max_ms);
   peer.next_dial_ms = clock_() + delay;
+  if (backed_off(peer)) peer.next_dial_ms = std::max(*peer.next_dial_ms, *peer.backed_off_until_ms);
   peer.state = GossipPeer::State::waiting;
 }
 
@@ -153,6 +192,11 @@ void Gossip::merged(Peer& peer, std::size_t records, const Received& received) {
   peer.refused += received.refused.size();
   for (const auto& error : received.refused) events_.refused(peer.key, std::string(code_name(error.code)));
   push(received.added, &peer.key);  // relay what was new here, never back to the sender
+  // A member relays only records it verified: a bad signature is its own
+  // doing. (Other refusals can come from an honest relay whose roster, clock
+  // or quotas differ from ours.)
+  for (const auto& error : received.refused)
+    if (error.code == Code::bad_signature && strike(peer, code_name(error.code))) break;
 }
 
 namespace {
@@ -214,6 +258,7 @@ void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) 
   if (!decoded) {
     ++peer.refused;
     events_.refused(key, "garbled_message");
+    if (strike(peer, "garbled_message")) return;
     return transport_.close(key, "a message that does not decode");
   }
   auto& value = decoded.value();
@@ -239,6 +284,14 @@ void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) 
     return;
   }
   if (const auto* delta = std::get_if<DeltaMessage>(&value)) {
+    if (peer.unanswered == 0) {
+      ++peer.refused;
+      ++peer.unasked_deltas;
+      events_.refused(key, "unasked_delta");
+      strike(peer, "unasked_delta");
+      return;
+    }
+    --peer.unanswered;
     const auto received = host_.receive_delta(delta->delta);
     merged(peer, delta->delta.record_count(), received);
     // Ask for the rest at once only if this answer brought something: an
@@ -290,7 +343,7 @@ void Gossip::tick() {
     for (auto& [key, peer] : peers_) {
       peer.redial_delay_ms = settings_.redial_min_ms;
       if (peer.state == GossipPeer::State::up) up.push_back(key);
-      if (peer.state == GossipPeer::State::waiting && dials(key)) peer.next_dial_ms = now;
+      if (peer.state == GossipPeer::State::waiting && dials(key) && !backed_off(peer)) peer.next_dial_ms = now;
     }
     for (const auto& key : up) transport_.close(key, "this node was stalled for " + std::to_string(stalled_ms / 1000) +
                                                         " s; reconnecting");

@@ -26,6 +26,14 @@
 //   - rosters: each side of a new link says which roster version it runs,
 //     and says it again every `roster_announce_ms`; the side with the newer
 //     one sends it (so an offer lost on a full queue is repeated);
+//   - a delta is taken only as the answer to a digest this node sent on that
+//     link (one per digest); any other is refused as unasked_delta, so a
+//     member cannot push knowledge it was not asked for;
+//   - a member that sends what no honest node sends (bad signatures,
+//     messages that do not decode, unasked deltas, rosters that do not
+//     verify: `strikes_max` within `strike_window_ms`) loses its link and is
+//     not linked with again for `misbehaving_backoff_ms`, counted as
+//     misbehaving_peer and logged once with the reason;
 //   - a link that received nothing for `silence_max_ms` is closed (a
 //     half-open connection after a partition) and redialled;
 //   - a node that was itself stalled longer than that (SIGSTOP, a blocked
@@ -40,12 +48,14 @@
 //     to a peer that knew nothing of an origin we hold).
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crdt/ledger.hpp"
@@ -106,6 +116,9 @@ struct GossipSettings {
   std::int64_t roster_announce_ms = limits::roster_announce_interval_ms;
   std::int64_t redial_min_ms = limits::redial_min_ms;
   std::int64_t redial_max_ms = limits::redial_max_ms;
+  std::size_t strikes_max = limits::peer_strikes_max;
+  std::int64_t strike_window_ms = limits::peer_strike_window_ms;
+  std::int64_t misbehaving_backoff_ms = limits::misbehaving_backoff_ms;
 };
 
 struct OriginLag {
@@ -122,6 +135,9 @@ struct GossipPeer {
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   std::uint64_t full_resyncs = 0;
   std::uint64_t refused = 0;  // records and messages from this peer that were refused
+  std::uint64_t unasked_deltas = 0;  // deltas it sent that answered no digest of ours (refused)
+  std::uint64_t backoffs = 0;  // times its link was closed for misbehaving
+  std::optional<std::int64_t> backed_off_until_ms;  // no link with it before then
   std::uint64_t links = 0;  // how many times a link came up
   std::int64_t redial_delay_ms = 0;  // the next backoff before jitter
 };
@@ -145,6 +161,9 @@ class Gossip {
   void message(const PublicKey& peer, std::span<const std::uint8_t> bytes);
   // This node's own records, once durable.
   void committed(const std::vector<Record>& records);
+  // `peer` sent something no honest member sends that the gossip cannot
+  // see for itself (a roster that does not verify): one strike.
+  void misbehaved(const PublicKey& peer, std::string_view reason);
   // A newly installed roster: offered to every linked peer.
   void roster_changed();
   // Digests, silent links and redials that are due.
@@ -167,13 +186,20 @@ class Gossip {
   struct Peer : GossipPeer {
     Digest last_digest;  // what the peer last said it knows
     std::map<Origin, std::int64_t> level_ms;  // per origin: its last digest level with ours (or the first)
+    std::uint64_t unanswered = 0;  // digests sent on this link that no delta has answered yet
+    std::deque<std::int64_t> strikes;  // when it misbehaved, within the window
   };
-  void send(Peer& peer, const Bytes& bytes, std::size_t records = 0);
+  // False if it was not queued (no link, or a full send queue).
+  bool send(Peer& peer, const Bytes& bytes, std::size_t records = 0);
   void send_digest(Peer& peer);
   // This node's digest within digest_origins_max and digest_cloud_seqs_max.
   [[nodiscard]] Digest sendable_digest();
   void push(const std::vector<Record>& records, const PublicKey* except);
   void schedule_redial(Peer& peer);
+  // One strike; at strikes_max within the window the link is closed and the
+  // peer backed off (true then).
+  bool strike(Peer& peer, std::string_view reason);
+  [[nodiscard]] bool backed_off(const Peer& peer) const;
   void note_digest(Peer& peer, const Digest& digest);
   // Counts what a peer sent and what of it was new or refused; relays the new.
   void merged(Peer& peer, std::size_t records, const Received& received);

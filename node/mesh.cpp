@@ -223,6 +223,7 @@ MeshStatus Mesh::status() const {
     wall(entry.gossip.up_since_ms);
     wall(entry.gossip.last_contact_ms);
     wall(entry.gossip.next_dial_ms);
+    wall(entry.gossip.backed_off_until_ms);
     if (auto found = links_.find(node.key); found != links_.end() && found->second.link)
       entry.remote = found->second.link->remote();
     for (const auto& [origin, lag] : gossip.lag(node.key)) {

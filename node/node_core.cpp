@@ -175,6 +175,10 @@ void NodeCore::roster_offered(const PublicKey& peer, const std::string& text) {
   if (installed) return;
   spdlog::warn("a roster offered by {} was refused: {}", name_of(peer), installed.error().message());
   events_.refused(peer, "bad_roster");
+  // An honest member offers only a roster it installed; our own store
+  // failing to write it is not the peer's doing.
+  const Code code = installed.error().code;
+  if (code != Code::store_full && code != Code::store_failed) gossip_->misbehaved(peer, "bad_roster");
 }
 
 void NodeCore::link_lost(const PublicKey& peer, const std::string& why) {

@@ -145,6 +145,15 @@ void print_peers(const json& status) {
                 peer.at("full_resyncs").get<unsigned long long>(), peer.at("refused").get<unsigned long long>(),
                 behind.empty() ? "-" : behind.c_str());
   }
+  // A member that lost its link for misbehaving (net/PROTOCOL.md §5); an
+  // older node does not say.
+  for (const auto& peer : status.at("peers")) {
+    const auto until = peer.find("backed_off_until_ms");
+    if (until == peer.end() || until->is_null()) continue;
+    std::printf("%s: backed off for misbehaving (%llu time(s)); no link with it until %s; the node's log says why\n",
+                peer.at("name").get<std::string>().c_str(), peer.value("backoffs", 0ULL),
+                clock_time(until->get<std::int64_t>()).c_str());
+  }
   std::string refused;
   for (const auto& [reason, count] : status.at("rejections").items())
     refused += (refused.empty() ? "" : ", ") + reason + " " + std::to_string(count.get<unsigned long long>());

@@ -150,6 +150,10 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
         {"placemesh_peer_refused_total", "counter",
          "Records and messages from the peer that were refused (reasons in placemesh_rejections_total).",
          &GossipPeer::refused},
+        {"placemesh_peer_unasked_deltas_total", "counter",
+         "Deltas from the peer that answered no digest of ours (refused).", &GossipPeer::unasked_deltas},
+        {"placemesh_peer_backoffs_total", "counter",
+         "Times the link to the peer was closed and the peer backed off for misbehaving.", &GossipPeer::backoffs},
     };
     out.family("placemesh_peer_up", "gauge", "1 when the link to the peer is up.");
     for (const auto& peer : mesh->peers)

@@ -61,6 +61,9 @@ nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, 
                        {"bytes_received", gossip.bytes_received},
                        {"full_resyncs", gossip.full_resyncs},
                        {"refused", gossip.refused},
+                       {"unasked_deltas", gossip.unasked_deltas},
+                       {"backoffs", gossip.backoffs},
+                       {"backed_off_until_ms", optional_ms(gossip.backed_off_until_ms)},
                        {"behind_seqs", behind_seqs},
                        {"behind_ms", behind_ms}});
     }

@@ -159,6 +159,23 @@ std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs) {
   return messages;
 }
 
+std::vector<Bytes> misbehaving_member(const SecretKey& key, std::size_t count) {
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::mt19937_64 random(static_cast<std::uint64_t>(now_ms) ^ 0x5eed);
+  std::vector<Bytes> messages;
+  for (std::size_t i = 0; i < count; ++i) {
+    Record record{Origin{key.public_key(), random()}, 1, Hlc{now_ms, 0}, heartbeat_key(), Heartbeat{}, {}};
+    sign_record(record, key);
+    record.signature[0] ^= 0x01;
+    RecordsMessage forged;
+    forged.records.push_back(std::move(record));
+    messages.push_back(encode_link_message(forged));
+    messages.push_back(encode_link_message(DeltaMessage{Delta{}}));
+  }
+  return messages;
+}
+
 struct SlowClients::State {
   std::mutex mutex;
   std::vector<int> fds;

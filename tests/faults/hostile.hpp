@@ -66,6 +66,11 @@ enum class AfterHandshake : std::uint8_t {
 // network down before epochs had a limit.
 [[nodiscard]] std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs);
 
+// What a member gone bad sends that no honest member does: `count` records
+// messages, each one heartbeat of `key` whose signature does not verify,
+// each followed by a delta that answers no digest.
+[[nodiscard]] std::vector<Bytes> misbehaving_member(const SecretKey& key, std::size_t count);
+
 // HTTP clients that hold connections open without finishing a request:
 // `idle` connect and send nothing; `slow` send a request line and then one
 // header byte a second. They run on their own thread until stopped.

@@ -486,6 +486,49 @@ void run_schedule(Campaign& c) {
                        " messages refused as garbled_message");
          });
 
+  c.step("a member gone bad: HQ2's stolen key sends CIM forged signatures and deltas it never asked for",
+         [&](StepResult& r) {
+           // A member relays only records it verified, and answers only
+           // digests: either is misbehaviour, and at 32 within a minute it
+           // loses its link for 5 minutes (net/PROTOCOL.md §5, issue 15).
+           const std::uint64_t backoffs_before = cluster.rejections("misbehaving_peer"),
+                               unasked_before = cluster.rejections("unasked_delta"),
+                               forged_before = cluster.rejections("bad_signature");
+           const auto member = secret_key_of(cluster, spare_hq);
+           const auto sent = Clock::now();
+           const Exchange exchange =
+               member_sends(gossip_of(cluster, "CIM"), cluster.plan().network, *member, public_key_of(cluster, "CIM"),
+                            misbehaving_member(*member, 20), fault);
+           const double closed_ms = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
+           const std::uint64_t unasked = cluster.rejections("unasked_delta") - unasked_before,
+                               forged = cluster.rejections("bad_signature") - forged_before;
+           r.check(exchange.closed_by_peer && cluster.rejections("misbehaving_peer") - backoffs_before == 1,
+                   "CIM closed HQ2's link " + seconds_text(closed_ms) + " after it was dialled, at the 32nd refusal (" +
+                       std::to_string(forged) + " bad_signature, " + std::to_string(unasked) +
+                       " unasked_delta), counted once as misbehaving_peer",
+                   "CIM did not close the link and count misbehaving_peer once (" + exchange.note + "; " +
+                       std::to_string(cluster.rejections("misbehaving_peer") - backoffs_before) + " counted)");
+           const auto status = cluster.get("CIM", "/v1/status");
+           bool backed_off = false;
+           if (status)
+             for (const auto& peer : (*status)["peers"])
+               if (peer["name"] == spare_hq && peer.value("backoffs", 0) == 1 && !peer["backed_off_until_ms"].is_null())
+                 backed_off = peer["backed_off_until_ms"].get<std::int64_t>() >
+                              std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                                      .count() +
+                                  4 * 60'000;
+           r.check(backed_off, "CIM's status shows HQ2 backed off for about 5 minutes",
+                   "CIM's status does not show HQ2 backed off for 5 minutes");
+           const Exchange again = member_sends(gossip_of(cluster, "CIM"), cluster.plan().network, *member,
+                                               public_key_of(cluster, "CIM"), {}, milliseconds(3'000));
+           r.check(again.closed_by_peer, "HQ2's key dialling CIM again was closed at once after the handshake",
+                   "CIM kept a new link with HQ2's key during its backoff (" + again.note + ")");
+           int whole = 0;
+           for (const auto& node : everyone) whole += cluster.links_up(node) >= 6 ? 1 : 0;
+           r.check(whole == 7, "7/7 other nodes kept their 6 links",
+                   std::to_string(whole) + "/7 nodes kept their 6 links");
+         });
+
   c.step("HQ2 revoked by a new signed roster while it runs, then still dialling with the old roster",
          [&](StepResult& r) {
            cluster.start(spare_hq);
@@ -598,7 +641,7 @@ std::string report(const Campaign& c, bool quick, double total_s, const std::str
       << "Written by `sudo ./tests/faults/run.sh` (the program is `placemesh-faults`, `tests/faults/`); "
       << "do not edit by hand.\n\n"
       << "Seven real `placemeshd` processes — HQ and the six closed centres of DESIGN §1 — plus HQ2, a spare "
-         "headquarters node whose key step 15 uses as a stolen one and step 16 revokes, each in its own network namespace (a veth to a bridge in a "
+         "headquarters node whose key steps 15 and 16 use as a stolen one and step 17 revokes, each in its own network namespace (a veth to a bridge in a "
          "namespace of its own; a fault proxy in front of every gossip port). At every centre a writer records "
          "admissions, releases, blocks, unblocks and operational capacity at 20 operations a second on its own node, "
          "and keeps an oracle of what the node acknowledged. A request with an unknown outcome (timeout, reset, node "

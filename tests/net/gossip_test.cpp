@@ -12,12 +12,17 @@ class QuietHost final : public GossipHost {
  public:
   const Digest& digest() const override { return known; }
   Delta delta_for(const Digest&) const override { return {}; }
-  Received receive_records(const std::vector<Record>&) override { return {}; }
-  Received receive_delta(const Delta&) override { return {}; }
+  Received receive_records(const std::vector<Record>&) override { return Received{{}, refuse}; }
+  Received receive_delta(const Delta&) override {
+    ++deltas_taken;
+    return {};
+  }
   std::uint64_t roster_version() const override { return 1; }
   const std::string& roster_text() const override { return text_; }
 
   Digest known;  // what this node knows (empty unless a test fills it)
+  std::vector<Error> refuse;  // what receive_records says it refused
+  int deltas_taken = 0;
 
  private:
   std::string text_;
@@ -163,4 +168,112 @@ TEST_CASE("gossip: a digest over the limits peers hold it to is sent within them
   CHECK(pair.gossip.left_out().origins == 2 * 100);
   CHECK(pair.gossip.left_out().cloud_seqs == 2 * (limits::digest_origins_max - limits::digest_cloud_seqs_max / 40) * 40);
   CHECK(pair.transport.closed.empty());
+}
+
+namespace {
+
+Bytes delta_message() { return encode_link_message(DeltaMessage{Delta{}}); }
+Bytes records_message() { return encode_link_message(RecordsMessage{}); }
+
+bool closed_for(const RecordingTransport& transport, const PublicKey& peer, std::string_view why) {
+  for (const auto& [key, reason] : transport.closed)
+    if (key == peer && reason.find(why) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("gossip: a delta is taken only as the answer to a digest this node sent on that link") {
+  // A member that pushes deltas nobody asked for must not be able to feed
+  // knowledge in: only one answer per digest sent, on the link it went out on.
+  Pair pair;  // the link to `dialled` came up first and was sent a catch-up digest; `dialler` none
+  pair.gossip.message(pair.dialler, delta_message());
+  CHECK(pair.host.deltas_taken == 0);
+  CHECK(pair.gossip.peer(pair.dialler)->unasked_deltas == 1);
+  CHECK(pair.events.refusals == std::vector<std::string>{"unasked_delta"});
+  pair.gossip.message(pair.dialled, delta_message());  // the answer to its digest
+  CHECK(pair.host.deltas_taken == 1);
+  pair.gossip.message(pair.dialled, delta_message());  // a second "answer" to it
+  CHECK(pair.host.deltas_taken == 1);
+  CHECK(pair.gossip.peer(pair.dialled)->unasked_deltas == 1);
+  // Each digest of the next interval may be answered once, in any order.
+  pair.talk_and_tick(limits::sync_interval_ms);
+  pair.talk_and_tick(2 * limits::sync_interval_ms);
+  for (int i = 0; i < 2; ++i) {
+    pair.gossip.message(pair.dialler, delta_message());
+    pair.gossip.message(pair.dialled, delta_message());
+  }
+  CHECK(pair.host.deltas_taken == 5);
+  pair.gossip.message(pair.dialler, delta_message());
+  CHECK(pair.host.deltas_taken == 5);
+  // A digest sent on a link that then went down is not answered on the next.
+  pair.talk_and_tick(3 * limits::sync_interval_ms);  // one digest to each, unanswered
+  pair.gossip.link_down(pair.dialled, "closed");
+  pair.gossip.link_up(pair.dialled);  // the new link's catch-up digest
+  pair.gossip.message(pair.dialled, delta_message());
+  pair.gossip.message(pair.dialled, delta_message());
+  CHECK(pair.host.deltas_taken == 6);
+  CHECK(pair.gossip.peer(pair.dialled)->unasked_deltas == 2);
+  CHECK(pair.transport.closed.empty());  // a few unasked deltas cost no link
+}
+
+TEST_CASE("gossip: a member that keeps sending what no honest member sends loses its link and is backed off") {
+  Pair pair;
+  const GossipSettings settings = Pair::settings();
+  SECTION("refusals an honest relay causes never count") {
+    pair.host.refuse = {make_error(Code::clock_skew, "ahead"), make_error(Code::quota_exceeded, "epochs"),
+                        make_error(Code::not_owner, "not in our roster yet")};
+    for (std::size_t i = 0; i < 4 * settings.strikes_max; ++i) pair.gossip.message(pair.dialled, records_message());
+    CHECK(pair.transport.closed.empty());
+    CHECK(pair.gossip.peer(pair.dialled)->backoffs == 0);
+  }
+  SECTION("strikes spread wider than the window do not add up") {
+    pair.host.refuse = {make_error(Code::bad_signature, "forged")};
+    for (int round = 0; round < 3; ++round) {
+      for (std::size_t i = 0; i + 1 < settings.strikes_max; ++i) pair.gossip.message(pair.dialled, records_message());
+      pair.now += settings.strike_window_ms;
+      pair.gossip.message(pair.dialled, encode_link_message(DigestMessage{Digest{}}));  // keeps the link alive
+    }
+    CHECK(pair.transport.closed.empty());
+  }
+  SECTION("bad signatures from a peer this node dials: closed, and not dialled again until the backoff ends") {
+    pair.host.refuse = {make_error(Code::bad_signature, "forged")};
+    for (std::size_t i = 0; i + 1 < settings.strikes_max; ++i) pair.gossip.message(pair.dialled, records_message());
+    CHECK(pair.transport.closed.empty());
+    pair.gossip.message(pair.dialled, records_message());
+    REQUIRE(pair.transport.closed.size() == 1);
+    CHECK(closed_for(pair.transport, pair.dialled, "misbehaving: 32 refusals in 60 s, the last bad_signature"));
+    CHECK(std::count(pair.events.refusals.begin(), pair.events.refusals.end(), "misbehaving_peer") == 1);
+    CHECK(pair.gossip.peer(pair.dialled)->backoffs == 1);
+    pair.gossip.link_down(pair.dialled, "closed");
+    const std::size_t dials = pair.transport.dialled.size();
+    for (std::int64_t at = pair.now; at < settings.misbehaving_backoff_ms; at += limits::sync_interval_ms) {
+      pair.now = at;
+      pair.gossip.message(pair.dialler, encode_link_message(DigestMessage{Digest{}}));
+      pair.gossip.tick();
+    }
+    CHECK(pair.transport.dialled.size() == dials);  // not even after a stall, which redials everyone else at once
+    pair.now = settings.misbehaving_backoff_ms + 1;
+    pair.gossip.tick();
+    CHECK(pair.transport.dialled.size() == dials + 1);
+  }
+  SECTION("unasked deltas from a peer that dials this node: closed, and its links refused until the backoff ends") {
+    for (std::size_t i = 0; i < settings.strikes_max; ++i) pair.gossip.message(pair.dialler, delta_message());
+    CHECK(pair.host.deltas_taken == 0);
+    CHECK(closed_for(pair.transport, pair.dialler, "the last unasked_delta"));
+    pair.gossip.link_down(pair.dialler, "closed");
+    pair.now = settings.misbehaving_backoff_ms - 1;
+    pair.gossip.link_up(pair.dialler);
+    CHECK(closed_for(pair.transport, pair.dialler, "backed off for misbehaving"));
+    CHECK(pair.gossip.peer(pair.dialler)->state != GossipPeer::State::up);
+    pair.transport.closed.clear();
+    pair.now = settings.misbehaving_backoff_ms;
+    pair.gossip.link_up(pair.dialler);
+    CHECK(pair.gossip.peer(pair.dialler)->state == GossipPeer::State::up);
+    CHECK(pair.transport.closed.empty());
+  }
+  SECTION("a roster that does not verify is a strike, reported by the node core") {
+    for (std::size_t i = 0; i < settings.strikes_max; ++i) pair.gossip.misbehaved(pair.dialled, "bad_roster");
+    CHECK(closed_for(pair.transport, pair.dialled, "the last bad_roster"));
+  }
 }

@@ -80,6 +80,7 @@ struct Report {
   std::uint64_t roster_pushes = 0, roster_version = 1;  // the version every member ends on
   std::uint64_t rosters_lost_to_wipes = 0;  // pushed versions that only wiped disks held
   std::uint64_t handshakes_refused = 0;   // dials refused by a roster (the revoked centre's)
+  std::uint64_t unasked_deltas = 0;  // second copies of answers (duplication), refused
   std::uint64_t refused_from_revoked = 0;  // records of the revoked centre refused by members
   std::int64_t converge_ms = -1;  // from heal to every node equal to the oracle
   double idle_bytes_per_node_per_s = 0;
