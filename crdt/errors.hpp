@@ -34,7 +34,8 @@
   X(busy, "the node is busy; retry with the same op_id")                                     \
   X(op_id_reused, "this op_id was used for a different operation")                          \
   X(bad_signature, "the signature does not verify")                                       \
-  X(quota_exceeded, "an origin's quota on this node is used up")
+  X(quota_exceeded, "an origin's quota on this node is used up")                           \
+  X(rate_limited, "too many requests with this token; retry after the time given")
 
 namespace placemesh {
 

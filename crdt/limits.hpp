@@ -100,8 +100,16 @@ inline constexpr std::int64_t store_map_mb_max = 1 << 20;
 
 // --- node -------------------------------------------------------------------
 inline constexpr std::size_t op_id_bytes_max = 64;
-// Op ids are kept with their receipts for as long as the store lives: their
-// retention is not bounded yet (DESIGN §3.5; issue 15).
+// Op ids are kept with their receipts (DESIGN §3.5) for 7 days and at most
+// this many (about 0.5 KiB each): the writer prunes the oldest in each
+// commit, a few at a time. A retry of an op_id pruned since is applied as
+// a new operation (docs/api.md).
+inline constexpr std::int64_t op_id_retention_ms = 7LL * 24 * 3'600'000;
+inline constexpr std::size_t op_ids_kept_max = 100'000;
+inline constexpr std::size_t op_ids_pruned_per_commit_max = 64;
+// Refused operations are counted; only this many per token and minute are
+// written one by one to the audit log, the rest as one line of how many.
+inline constexpr std::size_t audit_refusals_per_minute = 10;
 // Batches waiting for the store's writer thread; more are refused (retryable).
 inline constexpr std::size_t store_queue_max = 10'000;
 // After a commit the writer thread polls its queue this long before it
@@ -111,8 +119,17 @@ inline constexpr std::int64_t store_writer_spin_us = 200;
 
 // --- HTTP API (node/api) ------------------------------------------------------
 inline constexpr std::size_t api_connections_max = 1'024;
+// Of them, from one source address: more are closed at accept.
+inline constexpr std::size_t api_connections_per_source_max = 128;
 // Live-update streams (GET /v1/events) open at once; each is a connection.
 inline constexpr std::size_t event_streams_max = 512;
+inline constexpr std::size_t event_streams_per_source_max = 64;
+// Changes (POST /v1/...) per token and minute, [api] operations_per_minute:
+// a token bucket that holds one minute's worth; past it, 429 with
+// Retry-After. Enough for a centre's desk and a case system's catch-up
+// after an outage; a token in a loop is slowed before it can fill the store.
+inline constexpr std::int64_t api_operations_per_minute_default = 120;
+inline constexpr std::int64_t api_operations_per_minute_max = 1'000'000;
 // A comment line on every event stream this often keeps proxies from closing it.
 inline constexpr std::int64_t event_keepalive_ms = 15'000;
 // A request must arrive, and a response be written, within these.
@@ -122,7 +139,9 @@ inline constexpr std::int64_t api_write_timeout_ms = 15'000;
 inline constexpr std::int64_t api_handle_timeout_ms = 60'000;
 // Request bodies: [api] body_bytes_max, its default and its range. Bodies
 // over it get 413; RESTinio drops a connection whose body passes this many
-// times it (or the largest roster, for POST /v1/roster): no answer possible.
+// times it (64 KiB by default), for every request: no answer possible.
+// POST /v1/roster takes rosters up to that hard limit (a larger roster is
+// installed with roster_file on one node, node/ROSTER.md).
 inline constexpr std::size_t api_body_bytes_default = 16 << 10;
 inline constexpr std::size_t api_body_bytes_min = 256;
 inline constexpr std::size_t api_body_bytes_max = 1 << 20;
@@ -177,6 +196,8 @@ static_assert(misbehaving_backoff_ms > redial_max_ms && peer_strike_window_ms > 
 static_assert(handshakes_per_host_max <= handshakes_max);
 // The send queue holds at least a few maximal frames.
 static_assert(link_send_queue_bytes_max >= 4 * frame_bytes_max);
+static_assert(api_connections_per_source_max < api_connections_max && event_streams_per_source_max < event_streams_max);
+static_assert(op_ids_pruned_per_commit_max > 1);  // prunes faster than one new op_id per commit
 static_assert(api_body_bytes_min <= api_body_bytes_default && api_body_bytes_default <= api_body_bytes_max);
 static_assert(release_reason_bytes_max < api_body_bytes_min);
 static_assert(api_handle_timeout_ms > api_read_timeout_ms);

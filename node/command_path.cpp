@@ -142,13 +142,35 @@ void Replica::audit(const OperationRequest& request, std::string_view result) {
                  result);
     return;
   }
-  nlohmann::json line = {{"at_ms", clock_()},          {"actor", request.actor},   {"operation", operation_name(request.kind)},
-                         {"pool", request.pool},        {"op_id", request.op_id},   {"result", result}};
-  if (request.kind == OperationKind::operational) line["value"] = request.value;
-  else line["count"] = request.count;
-  if (!request.reason.empty()) line["reason"] = request.reason;
+  const std::int64_t now = clock_();
   Batch batch;
-  batch.audit.push_back(json_text(line));
+  batch.at_ms = now;
+  // A token in a loop of refused requests must not fill the store: the
+  // first few of each minute are written one by one, the rest as a count.
+  auto& window = refusal_windows_[request.actor];
+  if (now - window.start_ms >= 60'000) {
+    if (window.skipped > 0)
+      batch.audit.push_back(json_text({{"at_ms", now},
+                                       {"actor", request.actor},
+                                       {"result", "refused: " + std::to_string(window.skipped) +
+                                                      " more operations since at_ms " + std::to_string(window.start_ms) +
+                                                      ", not written one by one"},
+                                       {"refused_not_written", window.skipped}}));
+    window = RefusalWindow{now, 0, 0};
+  }
+  if (window.written < limits::audit_refusals_per_minute) {
+    ++window.written;
+    nlohmann::json line = {{"at_ms", now},   {"actor", request.actor},     {"operation", operation_name(request.kind)},
+                           {"pool", request.pool}, {"op_id", request.op_id}, {"result", result}};
+    if (request.kind == OperationKind::operational) line["value"] = request.value;
+    else line["count"] = request.count;
+    if (!request.reason.empty()) line["reason"] = request.reason;
+    batch.audit.push_back(json_text(line));
+  } else {
+    ++window.skipped;
+    ++refusals_unaudited_;
+  }
+  if (batch.audit.empty()) return;
   ++in_flight_;
   store_->submit(std::move(batch), [this](Status status) {
     post_([this, status = std::move(status)] { batch_done(status); });
@@ -207,6 +229,7 @@ void Replica::execute(OperationRequest request, Done done) {
   }
   changed();
   Batch batch;
+  batch.at_ms = now;
   batch.records = std::move(records).value();
   batch.knowledge.emplace_back(writer_.origin(), ledger_.digest().at(writer_.origin()));
   batch.own = std::pair{writer_.last_seq(), writer_.clock().last()};
@@ -295,12 +318,14 @@ void Replica::stop() { stopping_ = true; }
 
 void Replica::heartbeat() {
   if (failed_ || stopping_ || store_->read_only() || in_flight_ >= limits::store_queue_max) return;
-  Record record = placemesh::heartbeat(writer_, clock_());
+  const std::int64_t now = clock_();
+  Record record = placemesh::heartbeat(writer_, now);
   sign_record(record, key_);
   auto applied = ledger_.apply_local(record);
   PM_ASSERT(applied.ok());
   changed();
   Batch batch;
+  batch.at_ms = now;  // old op ids are pruned in its commit too
   batch.records.push_back(record);
   batch.knowledge.emplace_back(writer_.origin(), ledger_.digest().at(writer_.origin()));
   batch.own = std::pair{writer_.last_seq(), writer_.clock().last()};

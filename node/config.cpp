@@ -99,10 +99,27 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   if (const auto* api = root.get("api")) {
     if (const auto* table = api->as_table()) {
-      fields.unknown_keys(*table, {"body_bytes_max", "tls_certificate", "tls_key"}, "api.");
+      fields.unknown_keys(*table,
+                          {"body_bytes_max", "tls_certificate", "tls_key", "operations_per_minute", "metrics",
+                           "metrics_listen"},
+                          "api.");
       if (auto bytes = fields.integer(*table, "body_bytes_max", "api.body_bytes_max", false, limits::api_body_bytes_min,
                                     limits::api_body_bytes_max))
         config.body_bytes_max = static_cast<std::size_t>(*bytes);
+      if (auto rate = fields.integer(*table, "operations_per_minute", "api.operations_per_minute", false, 1,
+                                     limits::api_operations_per_minute_max))
+        config.operations_per_minute = *rate;
+      if (auto metrics = fields.string(*table, "metrics", "api.metrics", false, "\"open\" or \"token\"")) {
+        if (*metrics == "open" || *metrics == "token") config.metrics_token = *metrics == "token";
+        else fields.problem("api.metrics", "\"" + *metrics + "\": expected \"open\" (no token) or \"token\"");
+      }
+      if (auto listen = fields.string(*table, "metrics_listen", "api.metrics_listen", false,
+                                      "host:port such as 127.0.0.1:9401")) {
+        if (auto endpoint = parse_endpoint(*listen)) config.metrics_listen = *endpoint;
+        else
+          fields.problem("api.metrics_listen",
+                         "\"" + *listen + "\": expected an IP address and port such as 127.0.0.1:9401");
+      }
       config.tls_certificate = path_in(*table, "tls_certificate", "api.tls_certificate", false,
                                        "the path of the API's certificate chain (PEM)");
       config.tls_key = path_in(*table, "tls_key", "api.tls_key", false, "the path of the API's private key (PEM)");
@@ -112,6 +129,13 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     } else {
       fields.problem("api", "expected an [api] table");
     }
+  }
+  if (config.metrics_listen) {
+    const std::string at = config.metrics_listen->to_string();
+    if (at == config.api_listen.to_string() || at == config.gossip_listen.to_string())
+      fields.problem("api.metrics_listen", "\"" + at + "\" is also " +
+                                               (at == config.api_listen.to_string() ? "api_listen" : "gossip_listen") +
+                                               "; give /metrics an address of its own, or leave it out");
   }
   if (auto status = fields.result(Code::bad_config); !status) return status.error();
   return config;

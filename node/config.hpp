@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "crdt/limits.hpp"
@@ -35,6 +36,13 @@ struct Config {
   std::string log_level = "info";   // trace, debug, info, warn, error
   std::size_t map_bytes = std::size_t{1} << 30;  // [store] map_size_mb
   std::size_t body_bytes_max = limits::api_body_bytes_default;  // [api] body_bytes_max
+  // [api] operations_per_minute: changes per token (429 past it).
+  std::int64_t operations_per_minute = limits::api_operations_per_minute_default;
+  // [api] metrics: "open" (GET /metrics without a token, the default) or
+  // "token" (a bearer token of any role). [api] metrics_listen: /metrics is
+  // served (without a token) on that address only, not on api_listen.
+  bool metrics_token = false;
+  std::optional<Endpoint> metrics_listen;
   // [api] tls_certificate and tls_key (PEM): both or neither. With them the
   // API speaks HTTPS only (TLS 1.2 and up); plain HTTP on that port fails.
   std::filesystem::path tls_certificate;

@@ -55,6 +55,12 @@ Result<MDB_dbi> Txn::open_db(const char* name) {
   return dbi;
 }
 
+Result<std::size_t> Txn::entries(MDB_dbi dbi) {
+  MDB_stat stat{};
+  if (int rc = mdb_stat(txn_, dbi, &stat); rc != 0) return to_error(rc, "counting entries");
+  return static_cast<std::size_t>(stat.ms_entries);
+}
+
 Result<std::optional<Bytes>> Txn::get(MDB_dbi dbi, Bytes key) {
   MDB_val k = to_val(key), v{};
   const int rc = mdb_get(txn_, dbi, &k, &v);

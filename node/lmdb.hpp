@@ -61,6 +61,7 @@ class Txn {
   [[nodiscard]] Status put(MDB_dbi dbi, Bytes key, Bytes value);
   [[nodiscard]] Status del(MDB_dbi dbi, Bytes key);  // absent keys are fine
   [[nodiscard]] Status commit();
+  [[nodiscard]] Result<std::size_t> entries(MDB_dbi dbi);
 
   // Visits every entry in key order; stops when visit returns false.
   template <typename Visit>

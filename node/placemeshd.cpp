@@ -164,6 +164,11 @@ int run(Startup startup) {
   }
   spdlog::info("API listening on http://{} ({} tokens)", Endpoint{config.api_listen.host, api.value()->port()}.to_string(),
                startup.tokens.size());
+  if (config.metrics_listen)
+    spdlog::info("metrics on http://{}/metrics (no token; not on the API's address)",
+                 Endpoint{config.metrics_listen->host, api.value()->metrics_port()}.to_string());
+  else if (config.metrics_token)
+    spdlog::info("metrics on the API's /metrics need a token ([api] metrics = \"token\")");
   events.mesh = &mesh;
   events.api = api.value().get();
   core.start();  // links, and the first heartbeat

@@ -119,6 +119,7 @@ ReplicaStatus Replica::status() const {
   status.operations = operations_;
   status.replays = replays_;
   status.refusals = refusals_;
+  status.refusals_unaudited = refusals_unaudited_;
   return status;
 }
 

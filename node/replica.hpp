@@ -57,6 +57,7 @@ struct ReplicaStatus {
   std::uint64_t operations = 0;
   std::uint64_t replays = 0;
   std::uint64_t refusals = 0;
+  std::uint64_t refusals_unaudited = 0;  // counted only (the audit log's per-minute share was used)
 };
 
 // What the replica tells its owner (node/node_core), on the io thread.
@@ -162,6 +163,15 @@ class Replica final : public GossipHost {
   std::optional<Error> failed_;  // a commit failed; reload when in_flight_ reaches 0
   bool stopping_ = false;
   std::uint64_t operations_ = 0, replays_ = 0, refusals_ = 0;
+  // Refusals written to the audit log per actor in the current minute; the
+  // rest are counted and written as one line when the minute is over.
+  struct RefusalWindow {
+    std::int64_t start_ms = 0;
+    std::size_t written = 0;
+    std::uint64_t skipped = 0;
+  };
+  std::map<std::string, RefusalWindow, std::less<>> refusal_windows_;  // bounded: one per token name
+  std::uint64_t refusals_unaudited_ = 0;
   std::uint64_t durable_seq_ = 0;  // the highest own seq known to be committed
   std::uint64_t changes_ = 0;
   void changed() {

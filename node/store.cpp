@@ -1,8 +1,12 @@
 #include "node/store.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cstring>
 #include <chrono>
 #include <future>
+#include <set>
 
 #include "crdt/limits.hpp"
 #include "net/record_codec.hpp"
@@ -18,6 +22,7 @@ constexpr const char* meta_own = "own";
 constexpr const char* meta_format = "format";
 constexpr const char* meta_roster = "current";
 constexpr std::string_view format_version = "placemesh-store-1";
+constexpr unsigned max_dbs = 16;
 
 void put_u64(Bytes& out, std::uint64_t value) {  // big-endian, so keys sort by number
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(value >> shift));
@@ -71,7 +76,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Pu
   if (ec) return make_error(Code::store_failed, "cannot create " + options.dir.string() + ": " + ec.message());
   std::filesystem::permissions(options.dir, std::filesystem::perms::owner_all, ec);
 
-  auto env = lmdb::Env::open(options.dir, options.map_bytes, 8, false, options.synced);
+  auto env = lmdb::Env::open(options.dir, options.map_bytes, max_dbs, false, options.synced);
   if (!env) return env.error();
   auto txn = lmdb::Txn::begin(*env.value(), false);
   if (!txn) return txn.error();
@@ -108,6 +113,9 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Pu
 
   std::unique_ptr<Store> store(new Store(std::move(env.value()), origin));
   if (auto status = store->open_databases(false); !status) return status.error();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  if (auto status = store->index_unindexed_ops(now_ms); !status) return status.error();
   store->writer_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
@@ -127,7 +135,7 @@ Result<std::unique_ptr<Store>> Store::open_read_only(const std::filesystem::path
   std::error_code ec;
   if (!std::filesystem::exists(dir / "data.mdb", ec))
     return make_error(Code::store_failed, dir.string() + " holds no store (no data.mdb)");
-  auto env = lmdb::Env::open(dir, 0, 8, true);  // map size 0: keep the file's size
+  auto env = lmdb::Env::open(dir, 0, max_dbs, true);  // map size 0: keep the file's size
   if (!env) return env.error();
   Origin origin;
   {
@@ -165,7 +173,80 @@ Status Store::open_databases(bool read_only) {
     if (!opened) return opened.error();
     *dbi = opened.value();
   }
+  // ops_at indexes ops by age (op id retention). A store written before it
+  // existed has none, which inspection (read-only) does without.
+  if (auto opened = txn.value().open_db("ops_at"); opened) ops_at_ = opened.value();
+  else if (!read_only) return opened.error();
   return txn.value().commit();
+}
+
+namespace {
+
+Bytes ops_at_key(std::int64_t at_ms, std::string_view op_id) {
+  Bytes key;
+  put_u64(key, static_cast<std::uint64_t>(std::max<std::int64_t>(at_ms, 0)));
+  key.insert(key.end(), op_id.begin(), op_id.end());
+  return key;
+}
+
+}  // namespace
+
+// A store of an older version kept its op ids without their age: they are
+// given the time of this start, so they are kept at least as long as before.
+Status Store::index_unindexed_ops(std::int64_t now_ms) {
+  auto txn = lmdb::Txn::begin(*env_, false);
+  if (!txn) return txn.error();
+  auto ops = txn.value().entries(ops_);
+  auto indexed = txn.value().entries(ops_at_);
+  if (!ops) return ops.error();
+  if (!indexed) return indexed.error();
+  if (ops.value() == indexed.value()) return Ok{};
+  std::vector<std::string> ids;
+  auto status = txn.value().scan(ops_, [&](lmdb::Bytes key, lmdb::Bytes) {
+    ids.emplace_back(reinterpret_cast<const char*>(key.data()), key.size());
+    return true;
+  });
+  if (!status) return status;
+  std::set<std::string> known;
+  status = txn.value().scan(ops_at_, [&](lmdb::Bytes key, lmdb::Bytes) {
+    known.emplace(reinterpret_cast<const char*>(key.data()) + 8, key.size() - 8);
+    return true;
+  });
+  if (!status) return status;
+  std::size_t added = 0;
+  for (const auto& id : ids) {
+    if (known.contains(id)) continue;
+    if (status = txn.value().put(ops_at_, ops_at_key(now_ms, id), {}); !status) return status;
+    ++added;
+  }
+  if (status = txn.value().commit(); !status) return status;
+  if (added > 0) spdlog::info("store: {} op ids of an older store version are kept from now on for {} days", added,
+                              limits::op_id_retention_ms / 86'400'000);
+  return Ok{};
+}
+
+Status Store::prune_ops(lmdb::Txn& txn, std::int64_t now_ms, std::size_t& pruned) {
+  auto entries = txn.entries(ops_at_);
+  if (!entries) return entries.error();
+  std::size_t over = entries.value() > limits::op_ids_kept_max ? entries.value() - limits::op_ids_kept_max : 0;
+  const auto oldest_kept = static_cast<std::uint64_t>(std::max<std::int64_t>(now_ms - limits::op_id_retention_ms, 0));
+  std::vector<std::vector<std::uint8_t>> expired;
+  auto status = txn.scan(ops_at_, [&](lmdb::Bytes key, lmdb::Bytes) {
+    if (expired.size() >= limits::op_ids_pruned_per_commit_max) return false;
+    if (over == 0 && (key.size() < 8 || get_u64(key, 0) >= oldest_kept)) return false;
+    if (over > 0) --over;
+    expired.emplace_back(key.begin(), key.end());
+    return true;
+  });
+  if (!status) return status;
+  for (const auto& key : expired) {
+    if (key.size() < 8) return corrupt("short ops_at key");
+    const lmdb::Bytes op_id(key.data() + 8, key.size() - 8);
+    if (status = txn.del(ops_, op_id); !status) return status;
+    if (status = txn.del(ops_at_, key); !status) return status;
+  }
+  pruned = expired.size();
+  return Ok{};
 }
 
 Status Store::write_one(lmdb::Txn& txn, const Batch& batch) {
@@ -200,8 +281,10 @@ Status Store::write_one(lmdb::Txn& txn, const Batch& batch) {
     put_u64(value, batch.own->second.logical);
     if (auto status = txn.put(meta_, lmdb::bytes(meta_own), value); !status) return status;
   }
-  for (const auto& [op_id, answer] : batch.ops)
+  for (const auto& [op_id, answer] : batch.ops) {
     if (auto status = txn.put(ops_, lmdb::bytes(op_id), lmdb::bytes(answer)); !status) return status;
+    if (auto status = txn.put(ops_at_, ops_at_key(batch.at_ms, op_id), {}); !status) return status;
+  }
   if (batch.roster)
     if (auto status = txn.put(roster_, lmdb::bytes(meta_roster), lmdb::bytes(*batch.roster)); !status) return status;
   for (const auto& line : batch.audit) {
@@ -250,9 +333,15 @@ void Store::run_writer() {
       if (!txn) {
         status = txn.error();
       } else {
-        for (const auto& pending : group)
+        std::int64_t newest_ms = 0;
+        std::size_t pruned = 0;
+        for (const auto& pending : group) {
           if (status = write_one(txn.value(), pending.batch); !status) break;
+          newest_ms = std::max(newest_ms, pending.batch.at_ms);
+        }
+        if (status && newest_ms > 0) status = prune_ops(txn.value(), newest_ms, pruned);
         if (status) status = txn.value().commit();  // one sync for the whole group
+        if (status) ops_pruned_.fetch_add(pruned, std::memory_order_relaxed);
       }
       const auto took = std::chrono::steady_clock::now() - started;
       const auto micros =
@@ -409,6 +498,7 @@ Result<Store::Counts> Store::counts() {
     });
     if (!status) return status.error();
   }
+  counts.ops_pruned = ops_pruned_.load(std::memory_order_relaxed);
   return counts;
 }
 

@@ -5,7 +5,8 @@
 // last commit, writes them in one transaction, syncs once (group commit),
 // then calls each batch's completion — on the writer thread, so callers post
 // back to their own thread. A batch is acknowledged only after its commit is
-// durable. When a commit fails the store turns read-only: every later write
+// durable. Op ids and their receipts are kept for limits::op_id_retention_ms
+// and at most limits::op_ids_kept_max (DESIGN §3.5). When a commit fails the store turns read-only: every later write
 // completes with the same error (store_full names the fix: a bigger map),
 // reads keep working. Only a restart makes it writable again.
 //
@@ -41,10 +42,11 @@ struct StoreOptions {
 
 // What one operation makes durable, all or nothing.
 struct Batch {
+  std::int64_t at_ms = 0;  // when it was made (the node's clock): the age of its op ids
   std::vector<Record> records;  // the latest record of each slot they touch
   std::vector<std::pair<Origin, OriginKnowledge>> knowledge;
   std::optional<std::pair<std::uint64_t, Hlc>> own;       // our last seq and HLC
-  std::vector<std::pair<std::string, std::string>> ops;  // op id → its first answer
+  std::vector<std::pair<std::string, std::string>> ops;  // op id → its first answer, kept a bounded time
   std::vector<std::string> audit;                         // local operator actions
   std::optional<std::string> roster;                      // a newly accepted signed roster
 };
@@ -110,6 +112,7 @@ class Store {
 
   struct Counts {
     std::size_t records = 0, by_seq = 0, origins = 0, ops = 0, audit = 0;
+    std::uint64_t ops_pruned = 0;  // since this store was opened
   };
   [[nodiscard]] Result<Counts> counts();
   // Checks what load() cannot: that records and by_seq index each other and
@@ -125,10 +128,14 @@ class Store {
   [[nodiscard]] Status open_databases(bool read_only);
   void run_writer();
   [[nodiscard]] Status write_one(lmdb::Txn& txn, const Batch& batch);
+  // Removes the oldest op ids past limits::op_id_retention_ms before
+  // `now_ms` or past limits::op_ids_kept_max, a few per commit.
+  [[nodiscard]] Status prune_ops(lmdb::Txn& txn, std::int64_t now_ms, std::size_t& pruned);
+  [[nodiscard]] Status index_unindexed_ops(std::int64_t now_ms);
 
   std::unique_ptr<lmdb::Env> env_;
   Origin origin_;
-  MDB_dbi records_ = 0, by_seq_ = 0, vv_ = 0, meta_ = 0, ops_ = 0, audit_ = 0, roster_ = 0;
+  MDB_dbi records_ = 0, by_seq_ = 0, vv_ = 0, meta_ = 0, ops_ = 0, ops_at_ = 0, audit_ = 0, roster_ = 0;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -138,6 +145,7 @@ class Store {
   std::optional<Error> read_only_reason_;
   StoreStats stats_;
   std::uint64_t audit_counter_ = 0;
+  std::atomic<std::uint64_t> ops_pruned_{0};
   std::atomic<std::size_t> queued_{0};   // lets the writer spin without the mutex
   std::atomic<bool> read_only_flag_{false};
   std::thread writer_;

@@ -7,8 +7,11 @@
 #include <restinio/router/express.hpp>
 #include <restinio/tls.hpp>
 
+#include <chrono>
 #include <set>
+#include <variant>
 
+#include "node/api/request_limits.hpp"
 #include "node/api/resources.hpp"
 #include "node/roster.hpp"
 
@@ -16,11 +19,71 @@ namespace placemesh {
 
 namespace {
 
+// What the API keeps of its callers, shared with RESTinio's connection
+// hooks (which may outlive the API object: see ~HttpApi).
+struct Callers {
+  Callers(std::int64_t operations_per_minute)
+      : budget(operations_per_minute),
+        connections(limits::api_connections_per_source_max),
+        streams(limits::event_streams_per_source_max) {}
+  ApiCounters counters;
+  api::OperationBudget budget;
+  api::SourceSlots connections;                        // per source address
+  std::map<std::uint64_t, std::string> open;           // connection id → source, once accepted
+  api::SourceSlots streams;                            // GET /v1/events per source address
+  std::int64_t last_warning_ms = -limits::rejection_log_interval_ms;
+
+  void refused(const char* why, const std::string& source) {
+    ++counters.refused[why];
+    const std::int64_t now = steady_ms();
+    if (now - last_warning_ms < limits::rejection_log_interval_ms) return;  // once a minute, not per request
+    last_warning_ms = now;
+    spdlog::warn("API: refused a request from {} ({}); placemesh_http_refused_total counts them", source, why);
+  }
+  static std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+// A connection from a source that already holds its share is closed at
+// accept (before any byte is read). Plain connections are counted from
+// accept; TLS ones once their handshake is done (RESTinio announces them
+// then), which the global limit and the read timeout bound meanwhile.
+class SourceLimiter {
+ public:
+  explicit SourceLimiter(std::shared_ptr<Callers> callers) : callers_(std::move(callers)) {}
+  restinio::ip_blocker::inspection_result_t inspect(const restinio::ip_blocker::incoming_info_t& info) noexcept {
+    const std::string source = info.remote_endpoint().address().to_string();
+    if (callers_->connections.held(source) < limits::api_connections_per_source_max)
+      return restinio::ip_blocker::inspection_result_t::allow;
+    callers_->refused("connections_per_source", source);
+    return restinio::ip_blocker::inspection_result_t::deny;
+  }
+  void state_changed(const restinio::connection_state::notice_t& notice) noexcept {
+    const auto cause = notice.cause();
+    if (std::holds_alternative<restinio::connection_state::accepted_t>(cause)) {
+      const std::string source = notice.remote_endpoint().address().to_string();
+      if (callers_->connections.take(source)) callers_->open.emplace(notice.connection_id(), source);
+    } else if (std::holds_alternative<restinio::connection_state::closed_t>(cause)) {
+      const auto node = callers_->open.extract(notice.connection_id());
+      if (!node.empty()) callers_->connections.give_back(node.mapped());
+    }
+  }
+
+ private:
+  std::shared_ptr<Callers> callers_;
+};
+
 struct PlainTraits : public restinio::default_single_thread_traits_t {
   static constexpr bool use_connection_count_limiter = true;
+  using ip_blocker_t = SourceLimiter;
+  using connection_state_listener_t = SourceLimiter;
 };
 struct TlsTraits : public restinio::single_thread_tls_traits_t<restinio::asio_timer_manager_t, restinio::null_logger_t> {
   static constexpr bool use_connection_count_limiter = true;
+  using ip_blocker_t = SourceLimiter;
+  using connection_state_listener_t = SourceLimiter;
 };
 using Request = restinio::request_handle_t;
 using Router = restinio::router::express_router_t<>;
@@ -71,6 +134,7 @@ restinio::http_status_line_t status_line(int status) {
     case 405: return restinio::status_method_not_allowed();
     case 409: return restinio::status_conflict();
     case 413: return restinio::status_payload_too_large();
+    case 429: return restinio::http_status_line_t(restinio::http_status_code_t(429), "Too Many Requests");
     case 503: return restinio::status_service_unavailable();
     case 507: return restinio::status_insufficient_storage();
     case 500: return restinio::status_internal_server_error();
@@ -119,18 +183,23 @@ struct HttpApi::Impl {
   std::int64_t started_ms;
   Mesh* mesh;
   const Config& config;
-  std::map<unsigned, std::uint64_t> answers;  // by status code, for /metrics
-  api::Context context{core, replica, mesh, config, started_ms, answers};
-  std::shared_ptr<void> server;      // restinio::http_server_t of PlainTraits or TlsTraits
-  std::function<void()> close_server;
+  std::shared_ptr<Callers> callers = std::make_shared<Callers>(config.operations_per_minute);
+  ApiCounters& counters = callers->counters;
+  api::Context context{core, replica, mesh, config, started_ms, counters};
+  // restinio::http_server_t of PlainTraits or TlsTraits: the API, and the
+  // /metrics listener of [api] metrics_listen.
+  std::vector<std::shared_ptr<void>> servers;
+  std::vector<std::function<void()>> close_servers;
   std::unique_ptr<Router> router;
   std::uint16_t port = 0;
+  std::uint16_t metrics_port = 0;
   const Token* token = nullptr;  // of the request being routed (set and used in one turn of the io loop)
 
   // One GET /v1/events stream. A client still writing the previous event
   // gets only the newest board once it is done (slow clients never queue).
   struct EventStream {
     restinio::response_builder_t<restinio::chunked_output_t> response;
+    std::string source;  // the client's address
     bool writing = false;
     bool pending = false;
   };
@@ -142,7 +211,7 @@ struct HttpApi::Impl {
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // false once closed: late callbacks do nothing
 
   void reply(const Request& request, api::Answer answer) {
-    ++answers[static_cast<unsigned>(answer.status)];
+    ++counters.answers[static_cast<unsigned>(answer.status)];
     auto response = request->create_response(status_line(answer.status));
     response.append_header(restinio::http_field::content_type, answer.content_type);
     response.append_header(restinio::http_field::cache_control, "no-store");
@@ -164,19 +233,62 @@ struct HttpApi::Impl {
     return tokens.find(value.substr(scheme.size()));
   }
 
-  // Every request: the /v1 token rule, then the router.
+  void refuse_unauthorized(const Request& request) {
+    reply(request, api::error_answer(make_error(Code::unauthorized, "send \"Authorization: Bearer <token>\" "
+                                                                    "with a token from the node's tokens file")));
+  }
+
+  // Every request: the /v1 token rule, the budget of changes per token,
+  // the /metrics rule of [api] metrics and metrics_listen, then the router.
   restinio::request_handling_status_t handle(Request request) {
     const std::string_view path(request->header().path().data(), request->header().path().size());
     token = nullptr;
     if (path == "/v1" || path.starts_with("/v1/")) {
       token = authenticate(request);
       if (token == nullptr) {
-        reply(request, api::error_answer(make_error(Code::unauthorized, "send \"Authorization: Bearer <token>\" "
-                                                                        "with a token from the node's tokens file")));
+        refuse_unauthorized(request);
+        return restinio::request_accepted();
+      }
+      if (request->header().method() == restinio::http_method_post()) {
+        if (const auto wait = callers->budget.take(token->name, Callers::steady_ms())) {
+          callers->refused("rate_limited", "token " + token->name);
+          auto answer = api::error_answer(make_error(
+              Code::rate_limited, "token \"" + token->name + "\" made " + std::to_string(config.operations_per_minute) +
+                                      " changes within a minute ([api] operations_per_minute); retry in " +
+                                      std::to_string(*wait) + " s, with the same op_id"));
+          answer.headers.emplace_back("Retry-After", std::to_string(*wait));
+          reply(request, std::move(answer));
+          return restinio::request_accepted();
+        }
+      }
+    } else if (path == "/metrics") {
+      if (config.metrics_listen) {
+        reply(request, api::error_answer(make_error(Code::malformed, "/metrics is served on " +
+                                                                         config.metrics_listen->to_string() +
+                                                                         " ([api] metrics_listen)"),
+                                         {}, 404));
+        return restinio::request_accepted();
+      }
+      if (config.metrics_token && authenticate(request) == nullptr) {
+        refuse_unauthorized(request);  // [api] metrics = "token"
         return restinio::request_accepted();
       }
     }
     return (*router)(std::move(request));
+  }
+
+  // The /metrics listener of [api] metrics_listen: that one path, no token.
+  restinio::request_handling_status_t handle_metrics(const Request& request) {
+    const std::string path(request->header().path());
+    if (path != "/metrics")
+      reply(request, api::error_answer(make_error(Code::malformed, "no such path: " + path +
+                                                                       " (this address serves GET /metrics only)"),
+                                       {}, 404));
+    else if (request->header().method() != restinio::http_method_get())
+      reply(request, api::error_answer(make_error(Code::malformed, "/metrics accepts GET only"), {}, 405));
+    else
+      api::get_metrics(context, api::Call{}, [this, request](api::Answer answer) { reply(request, std::move(answer)); });
+    return restinio::request_accepted();
   }
 
   void build_router() {
@@ -230,12 +342,19 @@ struct HttpApi::Impl {
     if (streams.size() >= limits::event_streams_max)
       return reply(request,
                    api::error_answer(make_error(Code::busy, std::to_string(streams.size()) + " event streams are open")));
-    ++answers[200];
+    const std::string source = request->remote_endpoint().address().to_string();
+    if (!callers->streams.take(source)) {
+      callers->refused("streams_per_source", source);
+      return reply(request, api::error_answer(make_error(Code::busy, std::to_string(limits::event_streams_per_source_max) +
+                                                                         " event streams are open from " + source +
+                                                                         "; close one first")));
+    }
+    ++counters.answers[200];
     auto response = request->create_response<restinio::chunked_output_t>();
     response.append_header(restinio::http_field::content_type, "text/event-stream; charset=utf-8");
     response.append_header(restinio::http_field::cache_control, "no-store");
     response.append_header("X-Accel-Buffering", "no");
-    auto stream = std::make_shared<EventStream>(EventStream{std::move(response)});
+    auto stream = std::make_shared<EventStream>(EventStream{std::move(response), source});
     streams.push_back(stream);
     if (streams.size() == 1) streamed_changes = replica.changes();
     send(stream, "retry: 2000\n\n" + board_event());
@@ -277,7 +396,7 @@ struct HttpApi::Impl {
       if (!*alive_flag) return;
       stream->writing = false;
       if (ec) {
-        std::erase(streams, stream);  // the client went away
+        drop(stream);  // the client went away
         return;
       }
       if (stream->pending) {
@@ -285,6 +404,17 @@ struct HttpApi::Impl {
         send(stream, board_event());
       }
     });
+  }
+
+  void drop(const std::shared_ptr<EventStream>& stream) {
+    const auto before = streams.size();
+    std::erase(streams, stream);
+    if (streams.size() < before) callers->streams.give_back(stream->source);
+  }
+
+  void drop_streams() {
+    for (const auto& stream : streams) callers->streams.give_back(stream->source);
+    streams.clear();
   }
 
   void keepalive() {
@@ -301,32 +431,39 @@ struct HttpApi::Impl {
     });
   }
 
-  // Listens with the traits of plain HTTP or of HTTPS.
+  // Listens with the traits of plain HTTP or of HTTPS, at `at`, the API or
+  // (`metrics_only`) the /metrics listener.
   template <typename Traits>
-  Status listen(restinio::server_settings_t<Traits> settings) {
-    settings.port(config.api_listen.port)
-        .address(config.api_listen.host)
-        .request_handler([this](Request request) { return handle(std::move(request)); })
+  Status listen(restinio::server_settings_t<Traits> settings, const Endpoint& at, bool metrics_only,
+                std::uint16_t& bound_port, std::string_view field) {
+    const auto limiter = std::make_shared<SourceLimiter>(callers);
+    settings.port(at.port)
+        .address(at.host)
+        .request_handler([this, metrics_only](Request request) {
+          return metrics_only ? handle_metrics(request) : handle(std::move(request));
+        })
+        .ip_blocker(limiter)
+        .connection_state_listener(limiter)
         .read_next_http_message_timelimit(std::chrono::milliseconds(limits::api_read_timeout_ms))
         .write_http_response_timelimit(std::chrono::milliseconds(limits::api_write_timeout_ms))
         .handle_request_timeout(std::chrono::milliseconds(limits::api_handle_timeout_ms))
         .max_parallel_connections(limits::api_connections_max)
         .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}.max_body_size(
-            std::max(config.body_bytes_max * limits::api_hard_body_factor, limits::roster_bytes_max)))
+            config.body_bytes_max * limits::api_hard_body_factor))
         .socket_options_setter([](auto& options) { options.set_option(asio::ip::tcp::no_delay(true)); })
-        .acceptor_post_bind_hook([this](asio::ip::tcp::acceptor& acceptor) {
+        .acceptor_post_bind_hook([&bound_port](asio::ip::tcp::acceptor& acceptor) {
           std::error_code ec;
-          port = acceptor.local_endpoint(ec).port();
+          bound_port = acceptor.local_endpoint(ec).port();
         });
     using Server = restinio::http_server_t<Traits>;
     try {
       auto typed = std::make_shared<Server>(restinio::external_io_context(io), std::move(settings));
       typed->open_sync();
-      close_server = [raw = typed.get()] { raw->close_sync(); };
-      server = std::move(typed);
+      close_servers.emplace_back([raw = typed.get()] { raw->close_sync(); });
+      servers.push_back(std::move(typed));
     } catch (const std::exception& error) {
       return make_error(Code::bad_config,
-                        "api_listen = \"" + config.api_listen.to_string() + "\": cannot listen: " + error.what());
+                        std::string(field) + " = \"" + at.to_string() + "\": cannot listen: " + error.what());
     }
     return Ok{};
   }
@@ -342,11 +479,17 @@ Result<std::unique_ptr<HttpApi>> HttpApi::start(asio::io_context& io, const Conf
     if (!context) return context.error();
     restinio::server_settings_t<TlsTraits> settings;
     settings.tls_context(std::move(context).value());
-    listening = impl->listen(std::move(settings));
+    listening = impl->listen(std::move(settings), config.api_listen, false, impl->port, "api_listen");
   } else {
-    listening = impl->listen(restinio::server_settings_t<PlainTraits>{});
+    listening = impl->listen(restinio::server_settings_t<PlainTraits>{}, config.api_listen, false, impl->port,
+                             "api_listen");
   }
   if (!listening) return listening.error();
+  if (config.metrics_listen) {  // plain HTTP: for a scraper on a private address
+    listening = impl->listen(restinio::server_settings_t<PlainTraits>{}, *config.metrics_listen, true,
+                             impl->metrics_port, "api.metrics_listen");
+    if (!listening) return listening.error();
+  }
   return std::unique_ptr<HttpApi>(new HttpApi(std::move(impl)));
 }
 
@@ -370,20 +513,20 @@ HttpApi::~HttpApi() {
   // before the handlers still queued, so the server is queued there and
   // goes last. placemeshd has stopped the io_context before this runs, so
   // the handler never runs early.
-  if (impl_ && impl_->server) asio::post(impl_->io, [server = std::move(impl_->server)] {});
+  if (impl_ && !impl_->servers.empty()) asio::post(impl_->io, [servers = std::move(impl_->servers)] {});
 }
 
 void HttpApi::close() {
   if (impl_) {
     *impl_->alive = false;
     if (impl_->events_timer) impl_->events_timer->cancel();
-    impl_->streams.clear();
-  }
-  if (impl_ && impl_->close_server) {
-    try {
-      impl_->close_server();  // stops accepting; a no-op the second time
-    } catch (const std::exception& error) {
-      spdlog::warn("closing the API: {}", error.what());
+    impl_->drop_streams();
+    for (const auto& close_server : impl_->close_servers) {
+      try {
+        close_server();  // stops accepting; a no-op the second time
+      } catch (const std::exception& error) {
+        spdlog::warn("closing the API: {}", error.what());
+      }
     }
   }
 }
@@ -393,6 +536,8 @@ void HttpApi::changed() {
 }
 
 std::uint16_t HttpApi::port() const { return impl_->port; }
+
+std::uint16_t HttpApi::metrics_port() const { return impl_->metrics_port; }
 
 bool HttpApi::tls() const { return impl_->config.tls(); }
 

@@ -12,6 +12,12 @@
 //   POST /v1/pools/{centre}/{unit}/{operation}    operator of that centre, admin
 //   POST /v1/roster                               admin: install a newer signed roster
 //
+// Before a resource sees a request: at most 128 connections and 64 event
+// streams per source address, a budget of changes (POSTs) per token
+// ([api] operations_per_minute; 429 with Retry-After past it), a hard body
+// limit of 4 × [api] body_bytes_max. /metrics may need a token ([api]
+// metrics = "token") or live on its own address ([api] metrics_listen).
+//
 // Lifetime: close() stops accepting; connections still open may send more
 // requests, which the replica refuses once stop() was called. The
 // io_context must run until the replica has no operation in flight before
@@ -46,6 +52,8 @@ class HttpApi {
   // the new board once the io loop is done with the current handler.
   void changed();
   [[nodiscard]] std::uint16_t port() const;
+  // The port of [api] metrics_listen; 0 without it.
+  [[nodiscard]] std::uint16_t metrics_port() const;
   [[nodiscard]] bool tls() const;  // HTTPS (config [api] tls_certificate, tls_key)
 
   struct Impl;

@@ -61,7 +61,7 @@ double seconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 }  // namespace
 
 std::string metrics_text(const Replica& replica, std::int64_t started_ms, const std::optional<MeshStatus>& mesh,
-                         const std::map<unsigned, std::uint64_t>& http_answers) {
+                         const ApiCounters& api) {
   const ReplicaStatus status = replica.status();
   const std::int64_t now = replica.now_ms();
   Exposition out;
@@ -81,6 +81,9 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
   out.sample("placemesh_operations_total", {{"result", "applied"}}, static_cast<double>(status.operations));
   out.sample("placemesh_operations_total", {{"result", "replayed"}}, static_cast<double>(status.replays));
   out.sample("placemesh_operations_total", {{"result", "refused"}}, static_cast<double>(status.refusals));
+  out.single("placemesh_operations_refused_unaudited_total", "counter",
+             "Refused operations counted but not written one by one to the audit log (over its share per token and minute).",
+             static_cast<double>(status.refusals_unaudited));
   out.single("placemesh_operations_in_flight", "gauge", "Operations waiting for the store.",
              static_cast<double>(replica.in_flight()));
   out.single("placemesh_equivocations_total", "counter",
@@ -191,8 +194,15 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
   }
 
   out.family("placemesh_http_responses_total", "counter", "HTTP API answers, by status code.");
-  for (const auto& [code, count] : http_answers)
+  for (const auto& [code, count] : api.answers)
     out.sample("placemesh_http_responses_total", {{"code", std::to_string(code)}}, static_cast<double>(count));
+  out.family("placemesh_http_refused_total", "counter",
+             "API requests and connections refused before they were served, by why.");
+  for (const char* why : {"rate_limited", "connections_per_source", "streams_per_source"}) {
+    const auto found = api.refused.find(why);
+    out.sample("placemesh_http_refused_total", {{"why", why}},
+               static_cast<double>(found == api.refused.end() ? 0 : found->second));
+  }
   return out.text();
 }
 

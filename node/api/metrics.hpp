@@ -15,8 +15,16 @@
 
 namespace placemesh {
 
+// What the HTTP API counted of itself.
+struct ApiCounters {
+  std::map<unsigned, std::uint64_t> answers;  // by status code
+  // Requests and connections refused before a resource saw them, by why:
+  // rate_limited (429), connections_per_source (closed at accept),
+  // streams_per_source (503 on GET /v1/events).
+  std::map<std::string, std::uint64_t> refused;
+};
+
 [[nodiscard]] std::string metrics_text(const Replica& replica, std::int64_t started_ms,
-                                       const std::optional<MeshStatus>& mesh,
-                                       const std::map<unsigned, std::uint64_t>& http_answers);
+                                       const std::optional<MeshStatus>& mesh, const ApiCounters& api);
 
 }  // namespace placemesh

@@ -21,6 +21,7 @@ int http_status(Code code) {
     case Code::not_owner: return 403;
     case Code::unknown_pool: return 404;
     case Code::busy: return 503;
+    case Code::rate_limited: return 429;
     case Code::store_full: return 507;
     default: return 500;
   }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "crdt/result.hpp"
+#include "node/api/metrics.hpp"
 #include "node/config.hpp"
 #include "node/mesh.hpp"
 #include "node/replica.hpp"
@@ -55,7 +56,7 @@ struct Context {
   Mesh* mesh;  // null when the node runs without links (tests of the API alone)
   const Config& config;
   std::int64_t started_ms;
-  const std::map<unsigned, std::uint64_t>& answers;  // HTTP answers so far, by status (for /metrics)
+  const ApiCounters& counters;  // HTTP answers and refusals so far (for /metrics)
 };
 
 // The HTTP status for an error code (400, 401, 403, 404, 409, 503, 507, 500).

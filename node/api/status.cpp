@@ -25,6 +25,7 @@ nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, 
                          {"operations", status.operations},
                          {"replays", status.replays},
                          {"refusals", status.refusals},
+                         {"refusals_unaudited", status.refusals_unaudited},
                          {"in_flight", replica.in_flight()},
                          {"equivocations", replica.equivocations()},
                          {"store",
@@ -85,12 +86,17 @@ void get_healthz(const Context& context, const Call&, const Reply& reply) {
 void get_metrics(const Context& context, const Call&, const Reply& reply) {
   // Open like /healthz, as Prometheus scrapers expect: operational figures
   // only, no occupancy.
-  reply(Answer{200, metrics_text(context.replica, context.started_ms, mesh_status(context), context.answers),
+  reply(Answer{200, metrics_text(context.replica, context.started_ms, mesh_status(context), context.counters),
                "text/plain; version=0.0.4; charset=utf-8", {}});
 }
 
 void get_status(const Context& context, const Call&, const Reply& reply) {
-  reply(json_answer(200, status_document(context.replica, context.started_ms, mesh_status(context))));
+  nlohmann::json json = status_document(context.replica, context.started_ms, mesh_status(context));
+  nlohmann::json api_refused = nlohmann::json::object();
+  for (const char* why : {"rate_limited", "connections_per_source", "streams_per_source"}) api_refused[why] = 0;
+  for (const auto& [why, count] : context.counters.refused) api_refused[why] = count;
+  json["api_refused"] = std::move(api_refused);
+  reply(json_answer(200, json));
 }
 
 void get_session(const Context& context, const Call& call, const Reply& reply) {

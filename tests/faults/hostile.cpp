@@ -184,10 +184,13 @@ struct SlowClients::State {
   std::thread thread;
 };
 
-SlowClients::SlowClients(const Endpoint& api, int idle, int slow) : state_(std::make_unique<State>()) {
+SlowClients::SlowClients(const Endpoint& api, int idle, int slow, const std::vector<std::string>& sources)
+    : state_(std::make_unique<State>()) {
   static const std::string request_line = "GET /v1/board HTTP/1.1\r\nHost: slow\r\nX-Slow: ";
   for (int i = 0; i < idle + slow; ++i) {
-    const int fd = bench::connect_tcp(api.host, api.port);
+    const std::string source =
+        sources.empty() ? std::string() : sources[static_cast<std::size_t>(i) % sources.size()];
+    const int fd = bench::connect_tcp(api.host, api.port, source);
     if (fd < 0) continue;
     const bool is_slow = i >= idle;
     if (is_slow) (void)bench::send_all(fd, request_line);

@@ -73,10 +73,11 @@ enum class AfterHandshake : std::uint8_t {
 
 // HTTP clients that hold connections open without finishing a request:
 // `idle` connect and send nothing; `slow` send a request line and then one
-// header byte a second. They run on their own thread until stopped.
+// header byte a second. They run on their own thread until stopped. They
+// connect from `sources` in turn (the kernel's choice when empty).
 class SlowClients {
  public:
-  SlowClients(const Endpoint& api, int idle, int slow);
+  SlowClients(const Endpoint& api, int idle, int slow, const std::vector<std::string>& sources = {});
   ~SlowClients();
   SlowClients(const SlowClients&) = delete;
   SlowClients& operator=(const SlowClients&) = delete;

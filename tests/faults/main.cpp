@@ -582,8 +582,20 @@ void run_schedule(Campaign& c) {
            cluster.stop(spare_hq);
          });
 
-  c.step("300 idle and 100 slow (one header byte a second) HTTP clients against CIM's API", [&](StepResult& r) {
-    SlowClients slow({cluster.spaces().address("CIM"), api_port}, 300, 100);
+  c.step("300 idle and 100 slow (one header byte a second) HTTP clients from four addresses, and 200 idle from a "
+         "fifth, against CIM's API",
+         [&](StepResult& r) {
+    // The campaign's own address (the controller's) is the honest client:
+    // the attackers come from addresses of their own, so that the limit per
+    // source address is what keeps the fifth from taking every slot.
+    std::vector<std::string> spread_sources;
+    for (int host = 101; host <= 104; ++host) spread_sources.push_back(cluster.spaces().add_address("ctl", host));
+    const std::string crowd_source = cluster.spaces().add_address("ctl", 105);
+    const auto refused_before = cluster.get("CIM", "/v1/status").value_or(nlohmann::json::object())
+                                    .value("/api_refused/connections_per_source"_json_pointer, std::uint64_t{0});
+    const Endpoint api{cluster.spaces().address("CIM"), api_port};
+    SlowClients spread(api, 300, 100, spread_sources);
+    SlowClients crowd(api, 200, 0, {crowd_source});
     // Each probe has its own 5 s deadline: a node starved by the stalled
     // connections (a worker or connection slot held by each) misses it. The
     // latencies are reported, not judged: this is a shared, noisy machine, and
@@ -601,21 +613,31 @@ void run_schedule(Campaign& c) {
       Campaign::hold(milliseconds(200));
     }
     const int probes = static_cast<int>(latencies_ms.size());
-    const std::string spread = probes == 0 ? std::string("no probe ran")
-                                           : "median " + fixed(bench::median(latencies_ms), 0) + " ms, slowest " +
-                                                 fixed(bench::percentile(latencies_ms, 1.0), 0) + " ms";
-    r.check(slow.opened() == 400, "all 400 stalled connections were open at once",
-            "only " + std::to_string(slow.opened()) + " of 400 stalled connections could be opened");
+    const std::string spread_ms = probes == 0 ? std::string("no probe ran")
+                                              : "median " + fixed(bench::median(latencies_ms), 0) + " ms, slowest " +
+                                                    fixed(bench::percentile(latencies_ms, 1.0), 0) + " ms";
+    const int opened = spread.opened() + crowd.opened();
+    r.check(opened == 600, "all 600 stalled connections were opened (TCP)",
+            "only " + std::to_string(opened) + " of 600 stalled connections could be opened");
     r.check(probes > 0 && answered == probes,
-            "with " + std::to_string(slow.opened()) + " stalled connections open, CIM answered " +
-                std::to_string(probes) + "/" + std::to_string(probes) + " board requests within 5 s (" + spread + ")",
+            "with them open, CIM answered " + std::to_string(probes) + "/" + std::to_string(probes) +
+                " board requests from the campaign's address within 5 s (" + spread_ms + ")",
             std::to_string(answered) + "/" + std::to_string(probes) + " board requests answered within 5 s (" +
-                spread + ")");
+                spread_ms + ")");
+    const std::uint64_t over = 200 - limits::api_connections_per_source_max;
+    const auto refused = cluster.get("CIM", "/v1/status").value_or(nlohmann::json::object())
+                             .value("/api_refused/connections_per_source"_json_pointer, std::uint64_t{0}) -
+                         refused_before;
+    r.check(refused == over,
+            "CIM closed the fifth address's " + std::to_string(over) + " connections past its " +
+                std::to_string(limits::api_connections_per_source_max) + " at accept (connections_per_source)",
+            "CIM refused " + std::to_string(refused) + " connections at accept, expected " + std::to_string(over));
     // The node's read limit runs on its own timers; a loaded machine may fire them late.
-    int closed = slow.closed_by_node();
-    (void)await([&] { return (closed = slow.closed_by_node()) == slow.opened(); }, milliseconds(10'000));
-    r.check(closed == slow.opened(), "CIM closed all " + std::to_string(closed) + " after its 15 s read limit",
-            "CIM closed " + std::to_string(closed) + " of " + std::to_string(slow.opened()) + " stalled connections");
+    int closed = 0;
+    (void)await([&] { return (closed = spread.closed_by_node() + crowd.closed_by_node()) == opened; },
+                milliseconds(10'000));
+    r.check(closed == opened, "CIM closed all " + std::to_string(closed) + " after its 15 s read limit",
+            "CIM closed " + std::to_string(closed) + " of " + std::to_string(opened) + " stalled connections");
   });
 }
 

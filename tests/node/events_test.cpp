@@ -40,8 +40,10 @@ TEST_CASE("events: 200 streams all get each change, and operations keep being an
   TestNetwork network("events-many");
   RunningNode cim(network, "CIM");
   std::vector<std::unique_ptr<EventStream>> streams;
+  // From four addresses: one source may hold 64 streams.
+  const char* sources[] = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"};
   for (int i = 0; i < 200; ++i) {
-    streams.push_back(std::make_unique<EventStream>(cim.info().api_port, network.token("viewer")));
+    streams.push_back(std::make_unique<EventStream>(cim.info().api_port, network.token("viewer"), sources[i % 4]));
     REQUIRE(streams.back()->connected());
   }
   for (auto& stream : streams) REQUIRE(stream->next_board(std::chrono::seconds(10)).has_value());

@@ -28,6 +28,7 @@ struct Fixture {
   std::unique_ptr<SecretKey> other = SecretKey::generate().value();
   std::deque<std::function<void()>> posted;  // completions, run when the test says
   std::unique_ptr<Replica> replica;
+  std::int64_t now_ms = 1'795'000'000'000;  // the replica's clock
 
   Fixture() {
     Roster roster;
@@ -40,7 +41,7 @@ struct Fixture {
     auto loaded = store.value()->load();
     REQUIRE(loaded.ok());
     replica = std::make_unique<Replica>(roster, "", *key, std::move(store).value(), std::move(loaded).value(),
-                                        [] { return std::int64_t{1'795'000'000'000}; },
+                                        [this] { return now_ms; },
                                         [this](std::function<void()> work) { posted_mutex.lock(); posted.push_back(std::move(work)); posted_mutex.unlock(); },
                                         events);
   }
@@ -110,4 +111,31 @@ TEST_CASE("replica: records of its own origin, of strangers and of non-owners ar
   CHECK(board.centres[0].pools[0].occupied == 0);  // neither the echo nor the forgery counted
   CHECK(board.centres[1].pools[0].occupied == 3);
   f.run_completions(1);
+}
+
+TEST_CASE("replica: a token's refused operations are all counted, only a few a minute audited one by one") {
+  REQUIRE(sodium_ready());
+  Fixture f;
+  auto refuse = [&](int i) {
+    // Releasing from an empty pool: refused after every check (nothing_to_remove).
+    f.replica->execute(OperationRequest{OperationKind::release, "CIM/men", 1, 0, "removed", "op-" + std::to_string(i), "loop"},
+                       [](OperationOutcome outcome) { CHECK(outcome.error); });
+  };
+  for (int i = 0; i < 25; ++i) refuse(i);
+  f.run_completions(limits::audit_refusals_per_minute);
+  CHECK(f.replica->status().refusals == 25);
+  CHECK(f.replica->status().refusals_unaudited == 25 - limits::audit_refusals_per_minute);
+  // A minute on, the next refusal writes how many went unwritten, then itself.
+  f.now_ms += 60'000;
+  refuse(99);
+  f.run_completions(1);
+  f.replica.reset();
+  auto store = Store::open_read_only(f.dir);
+  REQUIRE(store.ok());
+  const auto lines = store.value()->audit_lines().value();
+  REQUIRE(lines.size() == limits::audit_refusals_per_minute + 2);
+  const auto summary = nlohmann::json::parse(lines[limits::audit_refusals_per_minute]);
+  CHECK(summary["refused_not_written"] == 25 - limits::audit_refusals_per_minute);
+  CHECK(summary["actor"] == "loop");
+  CHECK(nlohmann::json::parse(lines.back())["op_id"] == "op-99");
 }

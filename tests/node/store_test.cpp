@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "../crdt/world.hpp"
+#include "crdt/limits.hpp"
 
 using namespace placemesh;
 using namespace placemesh::test;
@@ -199,4 +200,42 @@ TEST_CASE("store: concurrent submissions are all acknowledged after one durable 
   auto loaded = store->load();
   REQUIRE(loaded.ok());
   CHECK(loaded.value().ledger.counter_total(occupied_key("CIM/men")).p == threads * per_thread);
+}
+
+TEST_CASE("store: op ids are kept for the retention time, then pruned a few per commit") {
+  TempDir dir;
+  auto store = open_store(dir);
+  const std::int64_t day = 86'400'000;
+  const std::int64_t start = 1'900'000'000'000;
+  Batch old_ops;
+  old_ops.at_ms = start;
+  for (int i = 0; i < 100; ++i) old_ops.ops.emplace_back("old-" + std::to_string(i), "{\"ok\":true}");
+  REQUIRE(store->write(std::move(old_ops)).ok());
+  Batch young;
+  young.at_ms = start + 6 * day;
+  young.ops.emplace_back("young", "{\"ok\":true}");
+  REQUIRE(store->write(std::move(young)).ok());
+  // Six days on, nothing is old enough.
+  CHECK(store->counts().value().ops == 101);
+  CHECK(store->find_op("old-0").value().has_value());
+  // A commit past the retention of the first ones removes them, at most
+  // op_ids_pruned_per_commit_max at a time; the young one stays.
+  Batch later;
+  later.at_ms = start + limits::op_id_retention_ms + 1;
+  REQUIRE(store->write(std::move(later)).ok());
+  CHECK(store->counts().value().ops == 101 - limits::op_ids_pruned_per_commit_max);
+  Batch again;
+  again.at_ms = start + limits::op_id_retention_ms + 2;
+  REQUIRE(store->write(std::move(again)).ok());
+  CHECK(store->counts().value().ops == 1);
+  CHECK(store->counts().value().ops_pruned == 100);
+  CHECK_FALSE(store->find_op("old-0").value().has_value());
+  CHECK(store->find_op("young").value().has_value());
+  // The age index survives a restart: the young one still goes on time.
+  store.reset();
+  store = open_store(dir);
+  Batch week_on;
+  week_on.at_ms = start + 6 * day + limits::op_id_retention_ms + 1;
+  REQUIRE(store->write(std::move(week_on)).ok());
+  CHECK(store->counts().value().ops == 0);
 }

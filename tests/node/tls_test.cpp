@@ -30,11 +30,6 @@ void make_certificate(const std::filesystem::path& dir) {
   ::chmod((dir / "api.key").c_str(), 0600);
 }
 
-void append(const std::filesystem::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::app);
-  out << text;
-}
-
 }  // namespace
 
 TEST_CASE("tls: placemeshctl --cacert reaches a node over HTTPS, and untrusted or plain HTTP clients do not") {
@@ -42,7 +37,8 @@ TEST_CASE("tls: placemeshctl --cacert reaches a node over HTTPS, and untrusted o
   const auto& cim = network.node("CIM");
   const auto tls = network.dir() / "tls";
   make_certificate(tls);
-  append(cim.config, "\n[api]\ntls_certificate = \"tls/api.crt\"\ntls_key = \"tls/api.key\"\n");
+  network.set_api("CIM", "tls_certificate", "\"tls/api.crt\"");
+  network.set_api("CIM", "tls_key", "\"tls/api.key\"");
   tools::Daemon daemon(cim.config, network.dir() / "CIM.log");
   const std::string url = "https://127.0.0.1:" + std::to_string(cim.api_port);
   const std::string cacert = " --cacert '" + (tls / "api.crt").string() + "'";
@@ -88,7 +84,7 @@ TEST_CASE("tls: a certificate or key that cannot be used, or only one of the two
                           Case{"tls_certificate = \"tls/api.crt\"\n", "api.tls_key"}}) {
     {
       std::ofstream out(cim.config, std::ios::trunc);
-      out << original << "\n[api]\n" << bad.api;
+      out << original << bad.api;  // the lab's configs end with their [api] table
     }
     const auto ran = tools::run_placemeshd(cim.config, node_deadline);
     INFO(ran.output);

@@ -98,6 +98,13 @@ class Namespaces {
     for (const auto& source : sources) set += (set.empty() ? "" : ", ") + address(source);
     nft(node, "add rule inet pm in ip saddr { " + set + " } drop");
   }
+  // One more address for a namespace (host number `host` of the subnet), for
+  // clients that must come from several sources; removed with it.
+  std::string add_address(const std::string& node, int host) {
+    const std::string address = subnet_ + std::to_string(host);
+    must("ip netns exec " + ns(node) + " ip addr add " + address + "/24 dev eth0");
+    return address;
+  }
   void heal(const std::vector<std::string>& nodes) {
     for (const auto& node : nodes) nft(node, "flush chain inet pm in");
   }

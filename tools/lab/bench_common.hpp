@@ -48,9 +48,19 @@ inline double median(std::vector<double> values) { return percentile(std::move(v
 
 // A blocking TCP connection to an IPv4 address (TCP_NODELAY); -1 when it
 // cannot be made.
-inline int connect_tcp(const std::string& host, std::uint16_t port) {
+// `source`: the local address to connect from ("" lets the kernel choose).
+inline int connect_tcp(const std::string& host, std::uint16_t port, const std::string& source = {}) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);

@@ -40,6 +40,8 @@ class LocalNetwork {
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
   // Rewrites one line "key = ..." of a node's config.
   void set_config(const std::string& node, const std::string& key, const std::string& value);
+  // A key of the [api] table (which the lab's configs end with).
+  void set_api(const std::string& node, const std::string& key, const std::string& value);
 
  private:
   std::filesystem::path dir_;
