@@ -52,7 +52,7 @@ Result<Tokens> Tokens::parse(std::string_view text, const std::string& source) {
   if (array == nullptr) fields.problem("token", "expected [[token]] tables (none means nobody can use the API)");
   if (array != nullptr) {
     fields.each_table(*array, "token", [&](const toml::table& table, const std::string& at) {
-      fields.unknown_keys(table, {"name", "role", "centre", "hash"}, at + ".");
+      fields.unknown_keys(table, {"name", "role", "centre", "hash", "operations_per_minute"}, at + ".");
       Token token;
       token.name = fields.string(table, "name", at + ".name", true, "a name for the audit log").value_or("");
       if (auto role = fields.string(table, "role", at + ".role", true, "viewer, operator, dispatcher or admin")) {
@@ -66,6 +66,9 @@ Result<Tokens> Tokens::parse(std::string_view text, const std::string& source) {
       if (token.role == TokenRole::operator_role && !centre)
         fields.problem(at + ".centre", "an operator token needs the centre it works for");
       token.centre = centre.value_or("");
+      if (auto rate = fields.integer(table, "operations_per_minute", at + ".operations_per_minute", false, 1,
+                                     limits::api_operations_per_minute_max))
+        token.operations_per_minute = *rate;
       auto hash = fields.string(table, "hash", at + ".hash", true,
                                 "64 hex digits from `placemeshctl token-hash` (never the token itself)");
       if (hash) {

@@ -9,7 +9,9 @@
 //   dispatcher  reservations (later issues); reads like a viewer
 //   admin       everything
 //
-// Tokens are read once at start; the table is immutable afterwards.
+// Tokens are read once at start; the table is immutable afterwards. A token
+// may carry its own budget of changes (operations_per_minute), counted per
+// token name.
 
 #include <array>
 #include <cstdint>
@@ -29,6 +31,9 @@ struct Token {
   std::string name;
   TokenRole role = TokenRole::viewer;
   std::string centre;  // operators only
+  // Changes a minute for this token; 0: the node's [api] operations_per_minute.
+  // A case system's token that catches up after an outage may need more.
+  std::int64_t operations_per_minute = 0;
 };
 
 // "pm_" + 43 base64url characters of 32 random bytes.

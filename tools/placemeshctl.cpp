@@ -575,6 +575,10 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"viewer", "operator", "dispatcher", "admin"}));
   token_new->add_option("--centre", token_centre, "the centre of an operator");
+  std::int64_t token_rate = 0;
+  token_new->add_option("--operations-per-minute", token_rate,
+                        "its own budget of changes a minute (default: the node's [api] operations_per_minute)")
+      ->check(CLI::Range(std::int64_t{1}, limits::api_operations_per_minute_max));
   token_new->callback([&] {
     if (token_role == "operator" && token_centre.empty()) {
       rc = usage("an operator token needs --centre");
@@ -584,6 +588,7 @@ int main(int argc, char** argv) {
     std::printf("token: %s\n\n# add to the node's tokens file:\n[[token]]\nname = \"%s\"\nrole = \"%s\"\n",
                 secret.c_str(), token_name.c_str(), token_role.c_str());
     if (!token_centre.empty()) std::printf("centre = \"%s\"\n", token_centre.c_str());
+    if (token_rate > 0) std::printf("operations_per_minute = %lld\n", static_cast<long long>(token_rate));
     std::printf("hash = \"%s\"\n", hash_token(secret).c_str());
   });
   auto* token_hash = token->add_subcommand("hash", "print the hash of a token for the tokens file");

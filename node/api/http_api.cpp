@@ -22,9 +22,8 @@ namespace {
 // What the API keeps of its callers, shared with RESTinio's connection
 // hooks (which may outlive the API object: see ~HttpApi).
 struct Callers {
-  Callers(std::int64_t operations_per_minute)
-      : budget(operations_per_minute),
-        connections(limits::api_connections_per_source_max),
+  Callers()
+      : connections(limits::api_connections_per_source_max),
         streams(limits::event_streams_per_source_max) {}
   ApiCounters counters;
   api::OperationBudget budget;
@@ -183,7 +182,7 @@ struct HttpApi::Impl {
   std::int64_t started_ms;
   Mesh* mesh;
   const Config& config;
-  std::shared_ptr<Callers> callers = std::make_shared<Callers>(config.operations_per_minute);
+  std::shared_ptr<Callers> callers = std::make_shared<Callers>();
   ApiCounters& counters = callers->counters;
   api::Context context{core, replica, mesh, config, started_ms, counters};
   // restinio::http_server_t of PlainTraits or TlsTraits: the API, and the
@@ -250,12 +249,16 @@ struct HttpApi::Impl {
         return restinio::request_accepted();
       }
       if (request->header().method() == restinio::http_method_post()) {
-        if (const auto wait = callers->budget.take(token->name, Callers::steady_ms())) {
+        const std::int64_t per_minute =
+            token->operations_per_minute > 0 ? token->operations_per_minute : config.operations_per_minute;
+        if (const auto wait = callers->budget.take(token->name, per_minute, Callers::steady_ms())) {
           callers->refused("rate_limited", "token " + token->name);
           auto answer = api::error_answer(make_error(
-              Code::rate_limited, "token \"" + token->name + "\" made " + std::to_string(config.operations_per_minute) +
-                                      " changes within a minute ([api] operations_per_minute); retry in " +
-                                      std::to_string(*wait) + " s, with the same op_id"));
+              Code::rate_limited,
+              "token \"" + token->name + "\" made " + std::to_string(per_minute) + " changes within a minute (" +
+                  (token->operations_per_minute > 0 ? "its operations_per_minute in the tokens file"
+                                                    : "[api] operations_per_minute") +
+                  "); retry in " + std::to_string(*wait) + " s, with the same op_id"));
           answer.headers.emplace_back("Retry-After", std::to_string(*wait));
           reply(request, std::move(answer));
           return restinio::request_accepted();

@@ -7,8 +7,9 @@
 
 namespace placemesh::api {
 
-std::optional<std::int64_t> OperationBudget::take(std::string_view token, std::int64_t now_ms) {
-  const auto capacity = static_cast<double>(per_minute_);
+std::optional<std::int64_t> OperationBudget::take(std::string_view token, std::int64_t per_minute,
+                                                  std::int64_t now_ms) {
+  const auto capacity = static_cast<double>(per_minute);
   auto found = buckets_.find(token);
   if (found == buckets_.end()) found = buckets_.emplace(std::string(token), Bucket{capacity, now_ms}).first;
   Bucket& bucket = found->second;

@@ -23,10 +23,11 @@ namespace placemesh::api {
 
 class OperationBudget {
  public:
-  explicit OperationBudget(std::int64_t per_minute) : per_minute_(per_minute) {}
-  // Takes one change for `token` at `now_ms` (a steady clock). nullopt: go
-  // ahead; else the whole seconds to wait (at least 1), for Retry-After.
-  [[nodiscard]] std::optional<std::int64_t> take(std::string_view token, std::int64_t now_ms);
+  // Takes one change for `token`, whose budget is `per_minute`, at `now_ms`
+  // (a steady clock). nullopt: go ahead; else the whole seconds to wait (at
+  // least 1), for Retry-After.
+  [[nodiscard]] std::optional<std::int64_t> take(std::string_view token, std::int64_t per_minute,
+                                                 std::int64_t now_ms);
   [[nodiscard]] std::uint64_t refused() const { return refused_; }
 
  private:
@@ -34,7 +35,6 @@ class OperationBudget {
     double tokens = 0;
     std::int64_t at_ms = 0;
   };
-  std::int64_t per_minute_;
   std::map<std::string, Bucket, std::less<>> buckets_;
   std::uint64_t refused_ = 0;
 };

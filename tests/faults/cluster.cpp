@@ -37,6 +37,9 @@ Cluster::Cluster(const std::filesystem::path& dir) : plan_(campaign_plan()) {
     node.advertised_port = proxy_port;
   }
   network_ = std::make_unique<tools::LocalNetwork>(dir, plan_);
+  // A desk token with the node's own budget of changes (the writers' tokens
+  // have the lab's largest): the "staff token in a loop" step uses it.
+  network_->add_token(loop_token, "operator", "CIM");
   for (const auto& node : plan_.nodes) configs_[node.name] = tools::read_file(network_->node(node.name).config);
   for (const auto& node : plan_.nodes) {
     // Made inside the node's namespace: the proxy's sockets and thread live there.

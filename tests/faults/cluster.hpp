@@ -51,6 +51,8 @@ class Cluster {
   [[nodiscard]] tools::FaultProxy& proxy(const std::string& node) { return *proxies_.at(node); }
   [[nodiscard]] tools::Url url(const std::string& node) const { return network_->node(node).url(); }
   [[nodiscard]] const std::string& token(const std::string& name) const { return network_->token(name); }
+  // An operator token of CIM with the node's default budget of changes.
+  static constexpr const char* loop_token = "cim-desk-loop";
   [[nodiscard]] std::string operator_token(const std::string& centre) const;
   [[nodiscard]] const std::filesystem::path& dir() const { return network_->dir(); }
   [[nodiscard]] std::filesystem::path log(const std::string& node) const { return dir() / (node + ".log"); }

@@ -18,7 +18,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -581,6 +583,64 @@ void run_schedule(Campaign& c) {
                        : std::string("HQ2 did not answer"));
            cluster.stop(spare_hq);
          });
+
+  c.step("a staff token in a loop: CIM's desk token sends 3,000 releases that cannot apply, as fast as CIM answers",
+         [&](StepResult& r) {
+    const auto status_of = [&] { return cluster.get("CIM", "/v1/status").value_or(nlohmann::json::object()); };
+    const auto before = status_of();
+    const std::string body = R"({"count":10000,"reason":"removed"})";  // more than any pool holds: never applies
+    tools::HttpClient loop(cluster.url("CIM"), std::chrono::seconds(5));
+    tools::HttpClient probe(cluster.url("CIM"), std::chrono::seconds(5));
+    std::map<int, int> answers;
+    int retry_after_missing = 0;
+    std::vector<double> probe_ms;
+    const auto start = Clock::now();
+    for (int i = 0; i < 3'000; ++i) {
+      const auto outcome = loop.request("POST", "/v1/pools/CIM/men/release", body, cluster.token(Cluster::loop_token));
+      const int code = outcome.response ? outcome.response->status : 0;
+      ++answers[code];
+      if (code == 429 && !outcome.response->headers.contains("retry-after")) ++retry_after_missing;
+      if (i % 30 == 0) {  // an honest dispatcher reading the board meanwhile
+        const auto asked = Clock::now();
+        const auto read = probe.request("GET", "/v1/board", "", cluster.token("viewer"));
+        if (read.response && read.response->status == 200)
+          probe_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - asked).count());
+      }
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto after = status_of();
+    const auto delta = [&](const char* pointer) {
+      const nlohmann::json::json_pointer at(pointer);
+      return after.value(at, std::uint64_t{0}) - before.value(at, std::uint64_t{0});
+    };
+    // The bucket holds a minute's worth and refills 2 a second while the loop runs.
+    const int budget = static_cast<int>(limits::api_operations_per_minute_default) +
+                       static_cast<int>(std::ceil(seconds * limits::api_operations_per_minute_default / 60.0)) + 1;
+    r.check(answers[409] >= static_cast<int>(limits::api_operations_per_minute_default) && answers[409] <= budget,
+            std::to_string(answers[409]) + " reached the replica (refused: nothing to remove), within the token's " +
+                std::to_string(limits::api_operations_per_minute_default) + " a minute",
+            std::to_string(answers[409]) + " reached the replica; the budget allows " + std::to_string(budget));
+    r.check(answers[429] == 3'000 - answers[409] && retry_after_missing == 0,
+            "the other " + std::to_string(answers[429]) + " got 429 with Retry-After at " +
+                fixed(3'000 / seconds, 0) + " requests/s",
+            std::to_string(answers[429]) + " got 429 (" + std::to_string(retry_after_missing) +
+                " without Retry-After), other answers: " + std::to_string(3'000 - answers[429] - answers[409]));
+    r.check(delta("/api_refused/rate_limited") == static_cast<std::uint64_t>(answers[429]),
+            "CIM counted them (rate_limited " + std::to_string(delta("/api_refused/rate_limited")) + ")",
+            "CIM counted " + std::to_string(delta("/api_refused/rate_limited")) + " rate_limited, expected " +
+                std::to_string(answers[429]));
+    const std::uint64_t unwritten = static_cast<std::uint64_t>(answers[409]) - limits::audit_refusals_per_minute;
+    r.check(delta("/refusals_unaudited") >= unwritten,
+            "of its refusals, all but " + std::to_string(limits::audit_refusals_per_minute) +
+                " were counted without an audit line each (" + std::to_string(delta("/refusals_unaudited")) + ")",
+            "only " + std::to_string(delta("/refusals_unaudited")) + " refusals went unaudited, expected at least " +
+                std::to_string(unwritten));
+    std::sort(probe_ms.begin(), probe_ms.end());
+    r.check(probe_ms.size() == 100,
+            "100/100 board reads by another token answered meanwhile (p99 " +
+                fixed(bench::percentile(probe_ms, 0.99), 1) + " ms, reported, not judged)",
+            std::to_string(probe_ms.size()) + "/100 board reads answered meanwhile");
+  });
 
   c.step("300 idle and 100 slow (one header byte a second) HTTP clients from four addresses, and 200 idle from a "
          "fifth, against CIM's API",

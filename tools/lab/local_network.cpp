@@ -94,13 +94,33 @@ LocalNetwork::LocalNetwork(std::filesystem::path dir, const NetworkPlan& plan) :
   dir_ = written.value().dir;
   for (const auto& [name, node] : written.value().nodes) {
     nodes_[name] = TestNode{name, node.config, node.data_dir, node.api_port, node.host};
-    // The lab drives one token far harder than any desk or case system
-    // (benchmarks, the fault campaign's writers): it lifts the per-token
-    // budget of changes, whose default tests/node/api_limits_test.cpp checks.
-    write_file(node.config, read_file(node.config) + "\n[api]\noperations_per_minute = " +
-                                std::to_string(limits::api_operations_per_minute_max) + "\n");
+    write_file(node.config, read_file(node.config) + "\n[api]\n");  // for set_api
   }
   tokens_ = written.value().tokens;
+  // The lab drives its tokens far harder than any desk or case system
+  // (benchmarks, the fault campaign's writers): each gets the largest budget
+  // of changes. A token from add_token() has the node's, which
+  // tests/node/api_limits_test.cpp and the campaign check.
+  std::istringstream in(read_file(tokens_file()));
+  std::string line, text;
+  while (std::getline(in, line)) {
+    text += line + "\n";
+    if (line.rfind("hash = ", 0) == 0)
+      text += "operations_per_minute = " + std::to_string(limits::api_operations_per_minute_max) + "\n";
+  }
+  write_file(tokens_file(), text);
+}
+
+std::filesystem::path LocalNetwork::tokens_file() const { return dir_ / "tokens.toml"; }
+
+const std::string& LocalNetwork::add_token(const std::string& name, const std::string& role,
+                                           const std::string& centre) {
+  const std::string token = new_token();
+  std::string block = "\n[[token]]\nname = \"" + name + "\"\nrole = \"" + role + "\"\n";
+  if (!centre.empty()) block += "centre = \"" + centre + "\"\n";
+  block += "hash = \"" + hash_token(token) + "\"\n";
+  write_file(tokens_file(), read_file(tokens_file()) + block);
+  return tokens_[name] = token;
 }
 
 void LocalNetwork::set_api(const std::string& node, const std::string& key, const std::string& value) {

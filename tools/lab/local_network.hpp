@@ -40,6 +40,11 @@ class LocalNetwork {
   [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
   // Rewrites one line "key = ..." of a node's config.
   void set_config(const std::string& node, const std::string& key, const std::string& value);
+  // Adds a token to the network's tokens file, with the node's default
+  // budget of changes (the lab's own tokens have the largest); nodes
+  // started afterwards know it. Returns the token.
+  const std::string& add_token(const std::string& name, const std::string& role, const std::string& centre = {});
+  [[nodiscard]] std::filesystem::path tokens_file() const;
   // A key of the [api] table (which the lab's configs end with).
   void set_api(const std::string& node, const std::string& key, const std::string& value);
 
