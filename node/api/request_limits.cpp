@@ -22,7 +22,6 @@ std::optional<std::int64_t> OperationBudget::take(std::string_view token, std::i
     bucket.tokens -= 1.0;
     return std::nullopt;
   }
-  ++refused_;
   const double wait_ms = (1.0 - bucket.tokens) / per_ms;
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait_ms / 1'000.0)));
 }
@@ -31,7 +30,6 @@ bool SourceSlots::take(const std::string& source) {
   auto& held = held_[source];
   if (held >= per_source_) {
     if (held == 0) held_.erase(source);
-    ++refused_;
     return false;
   }
   ++held;

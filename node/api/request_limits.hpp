@@ -28,7 +28,6 @@ class OperationBudget {
   // least 1), for Retry-After.
   [[nodiscard]] std::optional<std::int64_t> take(std::string_view token, std::int64_t per_minute,
                                                  std::int64_t now_ms);
-  [[nodiscard]] std::uint64_t refused() const { return refused_; }
 
  private:
   struct Bucket {
@@ -36,22 +35,19 @@ class OperationBudget {
     std::int64_t at_ms = 0;
   };
   std::map<std::string, Bucket, std::less<>> buckets_;
-  std::uint64_t refused_ = 0;
 };
 
 class SourceSlots {
  public:
   explicit SourceSlots(std::size_t per_source) : per_source_(per_source) {}
-  // false (and counted) when `source` already holds per_source slots.
+  // false when `source` already holds per_source slots (the caller counts it).
   [[nodiscard]] bool take(const std::string& source);
   void give_back(const std::string& source);
   [[nodiscard]] std::size_t held(const std::string& source) const;
-  [[nodiscard]] std::uint64_t refused() const { return refused_; }
 
  private:
   std::size_t per_source_;
   std::map<std::string, std::size_t, std::less<>> held_;
-  std::uint64_t refused_ = 0;
 };
 
 }  // namespace placemesh::api

@@ -2,8 +2,6 @@
 // body limit on every route, a budget of changes per token (429 with
 // Retry-After), connections and event streams per source address, and
 // /metrics behind a token or on an address of its own.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +13,7 @@
 #include "crdt/limits.hpp"
 #include "tests/support/event_stream.hpp"
 #include "tests/support/test_network.hpp"
+#include "tools/lab/bench_common.hpp"
 
 using namespace placemesh;
 using namespace placemesh::test;
@@ -25,21 +24,13 @@ namespace {
 // A plain TCP connection to the node from one loopback source address.
 class RawConnection {
  public:
-  RawConnection(const char* source, std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in from{}, to{};
-    from.sin_family = to.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source, &from.sin_addr);
-    to.sin_port = htons(port);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0 &&
-                 ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
-  }
+  RawConnection(const char* source, std::uint16_t port) : fd_(bench::connect_tcp("127.0.0.1", port, source)) {}
   ~RawConnection() {
     if (fd_ >= 0) ::close(fd_);
   }
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
-  [[nodiscard]] bool connected() const { return connected_; }
+  [[nodiscard]] bool connected() const { return fd_ >= 0; }
 
   // Sends a keep-alive request and reads what comes back within the
   // deadline: "" when the node closed the connection without an answer.
@@ -61,16 +52,9 @@ class RawConnection {
 
  private:
   int fd_;
-  bool connected_ = false;
 };
 
 const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
-
-json body_of(const tools::HttpResponse& response) {
-  auto parsed = json::parse(response.body, nullptr, false);
-  REQUIRE_FALSE(parsed.is_discarded());
-  return parsed;
-}
 
 }  // namespace
 

@@ -26,12 +26,6 @@ namespace {
 
 constexpr auto deadline = std::chrono::seconds(20);
 
-json body_of(const tools::HttpResponse& response) {
-  auto parsed = json::parse(response.body, nullptr, false);
-  REQUIRE_FALSE(parsed.is_discarded());
-  return parsed;
-}
-
 }  // namespace
 
 TEST_CASE("api: requests without a valid token get 401 as JSON") {

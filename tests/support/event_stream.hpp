@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "tools/lab/bench_common.hpp"
+
 namespace placemesh::test {
 
 class EventStream {
@@ -20,16 +22,8 @@ class EventStream {
   // `source`: the loopback address it connects from (127.0.0.1 by default;
   // the node limits streams per source address).
   EventStream(std::uint16_t port, const std::string& token, const char* source = "127.0.0.1")
-      : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in from{};
-    from.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source, &from.sin_addr);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0 &&
-                 ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+      : fd_(bench::connect_tcp("127.0.0.1", port, source)) {
+    connected_ = fd_ >= 0;
     const std::string request = "GET /v1/events HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + token + "\r\n\r\n";
     connected_ = connected_ && ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) ==
                                    static_cast<ssize_t>(request.size());

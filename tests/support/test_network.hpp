@@ -41,6 +41,13 @@ class TestNetwork : public tools::LocalNetwork {
 
 inline constexpr auto node_deadline = std::chrono::seconds(30);
 
+// The JSON body of an API answer (every answer of the node is JSON).
+inline nlohmann::json body_of(const tools::HttpResponse& response) {
+  auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+  REQUIRE_FALSE(parsed.is_discarded());
+  return parsed;
+}
+
 // Polls `check` until it holds or the deadline passes (a condition awaited
 // with a deadline, not a sleep standing in for one).
 inline bool eventually(const std::function<bool()>& check, std::chrono::milliseconds deadline = node_deadline) {
