@@ -112,6 +112,15 @@ inline constexpr std::size_t op_ids_pruned_per_commit_max = 64;
 inline constexpr std::size_t audit_refusals_per_minute = 10;
 // Batches waiting for the store's writer thread; more are refused (retryable).
 inline constexpr std::size_t store_queue_max = 10'000;
+// A store that filled (store_full) writes again once a write of this size
+// fits in its map and on its disk; the replica tries every heartbeat.
+inline constexpr std::size_t store_probe_bytes = 64 << 10;
+// Room in the map kept for this node's own operations: when less is left,
+// records from peers are refused (counted, peers resend them later), so a
+// centre still records its admissions while a flood from a member is
+// turned away. A tenth of the map, at least 64 KiB.
+inline constexpr std::size_t store_local_margin_divisor = 10;
+inline constexpr std::size_t store_local_margin_min_bytes = 64 << 10;
 // After a commit the writer thread polls its queue this long before it
 // sleeps: waking a sleeping thread costs tens of microseconds on a VM, a
 // tenth of a commit (BENCHMARKS.md).

@@ -286,6 +286,8 @@ void Replica::batch_done(const Status& status) {
                   failed_->message(), in_flight_);
   }
   if (failed_ && in_flight_ == 0) reload();
+  if (status) update_room();
+  if (in_flight_ == 0) try_resume();
 }
 
 void Replica::reload() {
@@ -317,6 +319,7 @@ Replica::~Replica() {
 void Replica::stop() { stopping_ = true; }
 
 void Replica::heartbeat() {
+  try_resume();  // a full store: is there room again?
   if (failed_ || stopping_ || store_->read_only() || in_flight_ >= limits::store_queue_max) return;
   const std::int64_t now = clock_();
   Record record = placemesh::heartbeat(writer_, now);

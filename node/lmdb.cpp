@@ -1,11 +1,17 @@
 #include "node/lmdb.hpp"
 
+#include <cerrno>
+
 namespace placemesh::lmdb {
 
 Error to_error(int rc, std::string_view doing) {
   std::string detail = std::string(doing) + ": " + mdb_strerror(rc);
   if (rc == MDB_MAP_FULL)
-    return make_error(Code::store_full, detail + "; raise store.map_size_mb in the config and restart");
+    return make_error(Code::store_full,
+                      detail + "; raise store.map_size_mb in the config and reload the node (SIGHUP: systemctl reload "
+                               "placemeshd)");
+  if (rc == ENOSPC)
+    return make_error(Code::store_full, detail + "; free space on the disk: the node writes again by itself");
   return make_error(Code::store_failed, detail);
 }
 
@@ -35,6 +41,17 @@ std::size_t Env::used_bytes() const {
   mdb_env_info(env_, &info);
   mdb_env_stat(env_, &stat);
   return (info.me_last_pgno + 1) * stat.ms_psize;
+}
+
+Status Env::set_map_bytes(std::size_t map_bytes) {
+  if (int rc = mdb_env_set_mapsize(env_, map_bytes); rc != 0) return to_error(rc, "growing the map");
+  return Ok{};
+}
+
+std::size_t Env::page_bytes() const {
+  MDB_stat stat{};
+  mdb_env_stat(env_, &stat);
+  return stat.ms_psize;
 }
 
 Result<Txn> Txn::begin(Env& env, bool read_only) {

@@ -3,8 +3,8 @@
 // - an Env owns the MDB_env; a Txn aborts unless committed;
 // - values read are spans valid only until the transaction ends: copy what
 //   must outlive it;
-// - every return code is mapped: MDB_MAP_FULL to store_full, the rest to
-//   store_failed with LMDB's own message.
+// - every return code is mapped: MDB_MAP_FULL and ENOSPC (a full map, a
+//   full disk) to store_full, the rest to store_failed with LMDB's own message.
 // Write transactions belong to the store's writer thread; read transactions
 // may be opened on any thread (the env is opened with MDB_NOTLS).
 
@@ -40,7 +40,10 @@ class Env {
 
   [[nodiscard]] MDB_env* get() const { return env_; }
   [[nodiscard]] std::size_t map_bytes() const;
-  [[nodiscard]] std::size_t used_bytes() const;  // pages in use × page size
+  [[nodiscard]] std::size_t used_bytes() const;  // pages up to the last one used × page size
+  [[nodiscard]] std::size_t page_bytes() const;
+  // mdb_env_set_mapsize: only while no transaction is open in this process.
+  [[nodiscard]] Status set_map_bytes(std::size_t map_bytes);
 
  private:
   explicit Env(MDB_env* env) : env_(env) {}

@@ -16,7 +16,9 @@
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <cstdio>
 
@@ -107,7 +109,28 @@ class DaemonEvents final : public NodeEvents {
   }
 };
 
-int run(Startup startup) {
+// SIGHUP: read the config file again and apply what can change while the
+// node runs: a larger store.map_size_mb (and, whatever the file says, a
+// full store writes again if it has room now). A config that does not load
+// is logged and changes nothing.
+void reload(const std::filesystem::path& config_file, const Config& running, Replica& replica) {
+  auto config = load_config(config_file);
+  if (!config) {
+    spdlog::error("reload: {}; the node keeps its running configuration", config.error().message());
+    return;
+  }
+  const std::size_t wanted = config.value().map_bytes, now = replica.status().store.map_bytes;
+  if (wanted < now)
+    spdlog::warn("reload: store.map_size_mb = {} is smaller than the map ({} MiB); a map only grows while the node "
+                 "runs, and never below its file",
+                 wanted >> 20, now >> 20);
+  spdlog::info("reload of {}: store.map_size_mb {} MiB; other settings take effect at the next restart{}",
+               config_file.string(), std::max(wanted, now) >> 20,
+               config.value().node != running.node ? " (node changed: that needs a new data directory too)" : "");
+  replica.grow_store(wanted);
+}
+
+int run(const std::filesystem::path& config_file, Startup startup) {
   const Config& config = startup.config;
   const PublicKey self_key = startup.key->public_key();
   std::uint64_t new_epoch = 0;
@@ -206,6 +229,13 @@ int run(Startup startup) {
     wait_for_drain();
   };
   signals.async_wait(on_signal);
+  asio::signal_set hangup(io, SIGHUP);
+  std::function<void(std::error_code, int)> on_hangup = [&](std::error_code ec, int) {
+    if (ec) return;
+    reload(config_file, config, replica);
+    hangup.async_wait(on_hangup);
+  };
+  hangup.async_wait(on_hangup);
 
   io.run();
   spdlog::info("stopped cleanly: seq {}", replica.status().seq);
@@ -221,6 +251,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  placemeshd --config /etc/placemesh/node.toml\n"
       "  placemeshd --config node.toml --check      # validate the config, roster, tokens and key, then exit\n\n"
+      "Signals: SIGTERM or SIGINT stops after the operations in flight are durable; SIGHUP reads the config\n"
+      "again and grows the store's map to store.map_size_mb (a full store then writes again).\n\n"
       "Exit codes: 0 stopped cleanly, 1 could not run, 2 bad command line or configuration.\n"
       "Config reference: deploy/examples/node.toml",
       "placemeshd"};
@@ -256,5 +288,5 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(startup.value().roster.version));
     return exit_ok;
   }
-  return run(std::move(startup).value());
+  return run(config_file, std::move(startup).value());
 }

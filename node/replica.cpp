@@ -31,6 +31,7 @@ Replica::Replica(Roster roster, std::string roster_text, const SecretKey& key, s
   PM_REQUIRE(self_ != nullptr, "node key not in the roster:", to_hex(key.public_key()));
   PM_REQUIRE(self_->key == store_->origin().key, "store of another node");
   durable_seq_ = writer_.last_seq();
+  update_room();
 }
 
 Result<bool> Replica::install_roster(const std::string& text, const PublicKey& admin) {
@@ -67,7 +68,7 @@ bool Replica::can_receive() const {
 }
 
 Received Replica::receive_records(const std::vector<Record>& records) {
-  if (!can_receive()) return {};
+  if (!can_receive() || !room_for_peers(records.size())) return {};
   auto taken = intake_.records(records);
   if (taken.changed) changed();
   persist_received(taken.received.added, taken.knowledge_changed);
@@ -76,6 +77,9 @@ Received Replica::receive_records(const std::vector<Record>& records) {
 
 Received Replica::receive_delta(const Delta& delta) {
   if (!can_receive()) return {};
+  std::size_t records = 0;
+  for (const auto& part : delta.origins) records += part.records.size();
+  if (records > 0 && !room_for_peers(records)) return {};
   auto taken = intake_.delta(delta);
   if (taken.changed) changed();
   persist_received(taken.received.added, taken.knowledge_changed);
@@ -114,8 +118,13 @@ ReplicaStatus Replica::status() const {
   status.records = ledger_.record_count();
   status.store = store_->stats();
   if (failed_) status.state = "recovering: " + failed_->message();
-  else if (status.store.read_only) status.state = "read-only: the store is full; raise store.map_size_mb and restart";
+  else if (status.store.read_only) status.state = "read-only: " + store_->read_only_reason().message();
+  else if (room_short_) status.state = "short of room: records from peers are refused; raise store.map_size_mb";
   else status.state = "ok";
+  status.writable = !failed_ && !status.store.read_only;
+  status.room_bytes = room_bytes_;
+  status.margin_bytes = margin_bytes();
+  status.refused_for_room = refused_for_room_;
   status.operations = operations_;
   status.replays = replays_;
   status.refusals = refusals_;

@@ -15,7 +15,9 @@
 // once (so the next operation sees it), and answered only when the store has
 // made it durable. If a commit fails, the replica refuses writes until every
 // batch in flight has completed, then reloads the ledger from the store, so
-// what it shows is again exactly what is on disk.
+// what it shows is again exactly what is on disk. A store that failed for
+// want of room writes again, without a restart, once it has room
+// (node/store_room.cpp).
 //
 // Operation ids (DESIGN §3.5): a successful operation's receipt is stored
 // with its records; a retry with the same op_id gets that receipt back,
@@ -53,11 +55,15 @@ struct ReplicaStatus {
   std::uint64_t seq = 0;
   std::size_t records = 0;
   StoreStats store;
-  std::string state;  // "ok", "read-only: …", "recovering: …"
+  std::string state;  // "ok", "read-only: …", "recovering: …", "short of room: …"
+  bool writable = false;  // local operations are taken (all but read-only and recovering)
   std::uint64_t operations = 0;
   std::uint64_t replays = 0;
   std::uint64_t refusals = 0;
   std::uint64_t refusals_unaudited = 0;  // counted only (the audit log's per-minute share was used)
+  std::size_t room_bytes = 0;    // left in the store's map (node/store_room.cpp)
+  std::size_t margin_bytes = 0;  // of it, kept for this node's own operations
+  std::uint64_t refused_for_room = 0;  // records from peers refused for want of room
 };
 
 // What the replica tells its owner (node/node_core), on the io thread.
@@ -128,6 +134,10 @@ class Replica final : public GossipHost {
   [[nodiscard]] std::int64_t now_ms() const { return clock_(); }
   // Operations waiting for the store.
   [[nodiscard]] std::size_t in_flight() const { return in_flight_; }
+  // The config asks for a map of `map_bytes` (placemeshd's reload): grows the
+  // store's map as soon as no batch is in flight, which also ends a
+  // read-only state for want of room (node/store_room.cpp).
+  void grow_store(std::size_t map_bytes);
 
  private:
   struct Waiting {
@@ -144,6 +154,12 @@ class Replica final : public GossipHost {
   // Records from peers are taken only when a batch can be queued for them
   // (half the queue stays for local operations) and never of our own origin.
   [[nodiscard]] bool can_receive() const;
+  // node/store_room.cpp: the room left in the map, the margin kept for local
+  // operations, and making a full store writable again.
+  [[nodiscard]] std::size_t margin_bytes() const;
+  void update_room();
+  [[nodiscard]] bool room_for_peers(std::size_t records);
+  void try_resume();
 
   Roster roster_;
   std::string roster_text_;
@@ -173,6 +189,11 @@ class Replica final : public GossipHost {
   std::map<std::string, RefusalWindow, std::less<>> refusal_windows_;  // bounded: one per token name
   std::uint64_t refusals_unaudited_ = 0;
   std::uint64_t durable_seq_ = 0;  // the highest own seq known to be committed
+  std::size_t room_bytes_ = 0;     // left in the map, as last asked (update_room)
+  bool room_short_ = false;        // room_bytes_ < margin_bytes(): records from peers are refused
+  std::uint64_t refused_for_room_ = 0;
+  std::size_t wanted_map_bytes_ = 0;  // grow_store's latest wish
+  std::string last_resume_error_;     // logged once, not every heartbeat
   std::uint64_t changes_ = 0;
   void changed() {
     ++changes_;

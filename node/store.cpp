@@ -321,6 +321,7 @@ void Store::run_writer() {
       queued_.store(0, std::memory_order_release);
       if (queue_.empty()) return;  // stopping, and drained
       group.swap(queue_);
+      writing_ = true;
       read_only = read_only_;
       reason = read_only_reason_;
     }
@@ -354,6 +355,7 @@ void Store::run_writer() {
     }
     {
       std::lock_guard lock(mutex_);
+      writing_ = false;  // its transaction is over; the completions below touch no LMDB
       stats_.batches += group.size();
       if (status) {
         ++stats_.commits;
@@ -367,6 +369,11 @@ void Store::run_writer() {
         read_only_reason_ = status.error();
         if (status.error().code != Code::store_full)
           read_only_reason_->detail += "; the node refuses writes until it is restarted";
+        // store_full: resume() makes it writable again once there is room:
+        // a full map only when it was grown (pages LMDB freed would let a
+        // probe pass and the next commit fail again, over and over), a full
+        // disk once it has room.
+        map_full_ = status.error().message().find(mdb_strerror(MDB_MAP_FULL)) != std::string::npos;
       }
     }
     for (auto& pending : group) pending.done(status);
@@ -453,6 +460,47 @@ Result<std::optional<std::string>> Store::find_op(std::string_view op_id) {
 Error Store::read_only_reason() const {
   std::lock_guard lock(mutex_);
   return read_only_reason_.value_or(make_error(Code::store_failed, "the store is writable"));
+}
+
+Status Store::resume(std::size_t map_bytes) {
+  PM_REQUIRE(writer_.joinable(), "resume of a store opened read-only");
+  std::lock_guard lock(mutex_);  // the writer takes no new group meanwhile
+  if (!queue_.empty() || writing_)
+    return make_error(Code::store_failed, "a batch is still being written; resume when none is in flight");
+  if (read_only_ && read_only_reason_ && read_only_reason_->code != Code::store_full) return *read_only_reason_;
+  const bool grow = map_bytes > env_->map_bytes();
+  if (grow) {
+    const std::size_t before = env_->map_bytes();
+    if (auto status = env_->set_map_bytes(map_bytes); !status) return status;
+    spdlog::info("store: the map grew from {} MiB to {} MiB", before >> 20, env_->map_bytes() >> 20);
+  }
+  if (!read_only_) return Ok{};
+  if (map_full_ && !grow) return *read_only_reason_;  // only a bigger map helps
+  // Is there room for a write now? A transaction that takes a few pages and
+  // is aborted answers for the map; the file system answers for the disk.
+  const std::vector<std::uint8_t> probe(limits::store_probe_bytes, 0);
+  {
+    auto txn = lmdb::Txn::begin(*env_, false);
+    if (!txn) return txn.error();
+    if (auto status = txn.value().put(meta_, lmdb::bytes("probe"), probe); !status) return status;
+  }  // aborted
+  const char* path = nullptr;
+  mdb_env_get_path(env_->get(), &path);
+  std::error_code ec;
+  const auto disk = std::filesystem::space(path == nullptr ? "." : path, ec);
+  if (!ec && disk.available < limits::store_probe_bytes)
+    return make_error(Code::store_full, std::string("the disk of ") + path + " has " +
+                                            std::to_string(disk.available >> 10) + " KiB free; free space on it");
+  read_only_ = false;
+  read_only_flag_ = false;
+  read_only_reason_.reset();
+  return Ok{};
+}
+
+std::size_t Store::room_bytes() const {
+  std::lock_guard lock(mutex_);  // not while resume() changes the map
+  const std::size_t map = env_->map_bytes(), used = env_->used_bytes();
+  return map > used ? map - used : 0;
 }
 
 Result<std::optional<std::string>> Store::installed_roster() {

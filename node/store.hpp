@@ -6,9 +6,12 @@
 // then calls each batch's completion — on the writer thread, so callers post
 // back to their own thread. A batch is acknowledged only after its commit is
 // durable. Op ids and their receipts are kept for limits::op_id_retention_ms
-// and at most limits::op_ids_kept_max (DESIGN §3.5). When a commit fails the store turns read-only: every later write
-// completes with the same error (store_full names the fix: a bigger map),
-// reads keep working. Only a restart makes it writable again.
+// and at most limits::op_ids_kept_max (DESIGN §3.5). When a commit fails the
+// store turns read-only: every later write completes with the same error,
+// reads keep working. A store that failed for want of room (store_full: the
+// map or the disk was full) is made writable again by resume() once a write
+// fits again, or once the map was grown; any other failure lasts until a
+// restart.
 //
 // Lifetime: the Store owns the Env and the writer thread; destroying it
 // drains the queue, then joins the thread.
@@ -109,6 +112,22 @@ class Store {
   [[nodiscard]] bool read_only() const { return read_only_flag_.load(std::memory_order_relaxed); }
   // Why writes are refused (store_full naming the fix, or the failure).
   [[nodiscard]] Error read_only_reason() const;
+  // Grows the map to `map_bytes` if that is larger than it is, then, if the
+  // store is read-only for want of room, makes it writable again when a write
+  // of limits::store_probe_bytes fits in the map (a transaction that is
+  // aborted) and on the disk; a store whose map was full, only once the
+  // map has grown. Ok when the store is writable afterwards;
+  // store_full if there is still no room; store_failed for a store that
+  // failed otherwise (a restart is needed) or when a batch is still queued.
+  // Only with no batch in flight and no transaction open in this process
+  // (LMDB's rule for a new map size): the replica calls it on the io thread
+  // when nothing is in flight.
+  [[nodiscard]] Status resume(std::size_t map_bytes);
+  // Bytes the map can still take without growing: the pages past the last
+  // one ever used. Pages LMDB freed are not counted: a commit cannot reuse
+  // those a recent transaction freed, so counting them promised room a
+  // commit did not find (tests/node/replica_test). Cheap, any thread.
+  [[nodiscard]] std::size_t room_bytes() const;
 
   struct Counts {
     std::size_t records = 0, by_seq = 0, origins = 0, ops = 0, audit = 0;
@@ -141,6 +160,8 @@ class Store {
   std::condition_variable wake_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  bool writing_ = false;
+  bool map_full_ = false;  // read-only because the map (not the disk) was full  // the writer holds a group it has not completed yet
   bool read_only_ = false;
   std::optional<Error> read_only_reason_;
   StoreStats stats_;

@@ -72,7 +72,7 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
               {"roster_version", std::to_string(replica.roster().version)}});
   out.single("placemesh_uptime_seconds", "gauge", "Seconds since placemeshd started.", seconds(now - started_ms));
   out.single("placemesh_ok", "gauge", "1 when the node accepts writes, 0 when read-only or recovering.",
-             status.state == "ok" ? 1 : 0);
+             status.writable ? 1 : 0);
   out.single("placemesh_seq", "gauge", "This node's last record seq in its current epoch.",
              static_cast<double>(status.seq));
   out.single("placemesh_records", "gauge", "Records in the merged state (every origin).",
@@ -94,8 +94,17 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
   out.single("placemesh_store_used_bytes", "gauge", "LMDB pages in use, in bytes.", static_cast<double>(store.used_bytes));
   out.single("placemesh_store_map_bytes", "gauge", "The LMDB map size (store.map_size_mb), in bytes.",
              static_cast<double>(store.map_bytes));
-  out.single("placemesh_store_read_only", "gauge", "1 once a commit failed (full map or I/O error) until a restart.",
+  out.single("placemesh_store_read_only", "gauge",
+             "1 once a commit failed: until there is room again (full map or disk), or until a restart (I/O error).",
              store.read_only ? 1 : 0);
+  out.single("placemesh_store_room_bytes", "gauge", "Bytes the map can still take without growing.",
+             static_cast<double>(status.room_bytes));
+  out.single("placemesh_store_margin_bytes", "gauge",
+             "Of the map, the room kept for this node's own operations: below it, records from peers are refused.",
+             static_cast<double>(status.margin_bytes));
+  out.single("placemesh_records_refused_for_room_total", "counter",
+             "Records from peers refused because less than the margin was left in the map (peers send them again).",
+             static_cast<double>(status.refused_for_room));
   out.single("placemesh_store_commits_total", "counter", "Group commits (one sync each).",
              static_cast<double>(store.commits));
   out.single("placemesh_store_batches_total", "counter", "Batches written (several per commit under load).",

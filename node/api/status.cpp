@@ -35,7 +35,10 @@ nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, 
                            {"batches", status.store.batches},
                            {"failed", status.store.failed},
                            {"commit_micros_total", status.store.commit_micros_total},
-                           {"read_only", status.store.read_only}}}};
+                           {"read_only", status.store.read_only},
+                           {"room_bytes", status.room_bytes},
+                           {"margin_bytes", status.margin_bytes},
+                           {"records_refused_for_room", status.refused_for_room}}}};
   if (mesh) {
     nlohmann::json peers = nlohmann::json::array();
     for (const auto& peer : mesh->peers) {
@@ -79,8 +82,10 @@ nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, 
 
 void get_healthz(const Context& context, const Call&, const Reply& reply) {
   const auto status = context.replica.status();
-  reply(json_answer(status.state == "ok" ? 200 : 503,
-                    {{"ok", status.state == "ok"}, {"node", status.node}, {"state", status.state}}));
+  // Short of room is a warning (peers' records wait), not unhealthy: the
+  // node still takes its centre's operations.
+  reply(json_answer(status.writable ? 200 : 503,
+                    {{"ok", status.writable}, {"node", status.node}, {"state", status.state}}));
 }
 
 void get_metrics(const Context& context, const Call&, const Reply& reply) {

@@ -164,11 +164,14 @@ void Campaign::resume_all() {
 }
 
 void Campaign::add_fillers(const std::string& centre, int count, double rate) {
+  // Every filler of the run has its own name and seed, so its op ids are
+  // its own: a later filler reusing an earlier one's would be answered
+  // with the earlier receipts (replays), not applied.
   for (int i = 0; i < count; ++i) {
-    fillers_.push_back(std::make_unique<Writer>(centre + "-fill" + std::to_string(fillers_.size()),
-                                                cluster_.pools_of(centre), cluster_.url(centre),
-                                                cluster_.operator_token(centre),
-                                                seed_ * 97 + static_cast<std::uint32_t>(fillers_.size()), rate, true));
+    const auto serial = static_cast<std::uint32_t>(fillers_made_++);
+    fillers_.push_back(std::make_unique<Writer>(centre + "-fill" + std::to_string(serial), cluster_.pools_of(centre),
+                                                cluster_.url(centre), cluster_.operator_token(centre),
+                                                seed_ * 97 + serial, rate, true));
   }
 }
 

@@ -102,6 +102,7 @@ class Campaign {
   std::uint32_t seed_;
   std::map<std::string, std::unique_ptr<Writer>> writers_;
   std::vector<std::unique_ptr<Writer>> fillers_;
+  std::size_t fillers_made_ = 0;  // names and seeds of fillers are never reused in a run
   std::vector<Oracle> retired_;  // fillers' oracles, after they stopped
   std::vector<StepResult> results_;
   std::set<int> only_;

@@ -105,6 +105,7 @@ void Cluster::kill(const std::string& node) {
 
 void Cluster::freeze(const std::string& node) { daemons_.at(node)->signal(SIGSTOP); }
 void Cluster::thaw(const std::string& node) { daemons_.at(node)->signal(SIGCONT); }
+void Cluster::reload(const std::string& node) { daemons_.at(node)->signal(SIGHUP); }
 
 void Cluster::wipe(const std::string& node) {
   if (running(node)) throw std::runtime_error("wipe " + node + ": stop it first");

@@ -64,14 +64,15 @@ class Cluster {
   void kill(const std::string& node);  // SIGKILL; waits for the exit
   void freeze(const std::string& node);
   void thaw(const std::string& node);
+  void reload(const std::string& node);  // SIGHUP: the node reads its config again
   void wipe(const std::string& node);  // removes its data directory; the node must be stopped
   [[nodiscard]] bool running(const std::string& node);
   // Undoes whatever a broken step may have left: every nft rule flushed,
   // every proxy back to plain relaying, every node thawed, the seven
   // running again with their original configs, HQ2 stopped.
   void heal_everything();
-  // Appends TOML to a node's config (it takes effect at its next start);
-  // restore_config puts back the config as written.
+  // Appends TOML to a node's config (it takes effect at its next start or
+  // reload); restore_config puts back the config as written.
   void append_config(const std::string& node, const std::string& toml);
   void restore_config(const std::string& node);
 

@@ -309,7 +309,9 @@ void run_schedule(Campaign& c) {
            r.if_converged.push_back("what CIB and CIV acknowledged in each of their epochs is on every board");
          });
 
-  c.step("disk full at CIM (LMDB map of 1 MiB: store.map_size_mb = 1), then restarted with room", [&](StepResult& r) {
+  c.step("disk full at CIM (LMDB map of 1 MiB: store.map_size_mb = 1), then the map grown by a reload (SIGHUP), "
+         "without a restart",
+         [&](StepResult& r) {
     c.pause("CIM");
     cluster.stop("CIM");
     cluster.append_config("CIM", "[store]\nmap_size_mb = 1\n");
@@ -340,9 +342,33 @@ void run_schedule(Campaign& c) {
             "no 507 store_full answers, or wrong answers: " +
                 (filled.violations.empty() ? std::string() : filled.violations.front()));
     r.acknowledged += filled.acknowledged;
-    cluster.stop("CIM");
+    // The operator raises store.map_size_mb (back to the default) and
+    // reloads: the same process writes again.
+    const auto before = cluster.get("CIM", "/v1/status");
     cluster.restore_config("CIM");
-    cluster.start("CIM");
+    cluster.reload("CIM");
+    const auto writable = await(
+        [&] {
+          const auto status = cluster.get("CIM", "/v1/status");
+          return status && (*status)["store"]["read_only"] == false;
+        },
+        timing.converge);
+    const auto after = cluster.get("CIM", "/v1/status");
+    const bool same_process = before && after && (*after)["uptime_ms"] > (*before)["uptime_ms"] &&
+                              (*after)["epoch"] == (*before)["epoch"];
+    r.check(writable.has_value() && same_process,
+            "CIM wrote again " + seconds_text(writable.value_or(0)) + " after the reload, in the same process (map " +
+                std::to_string(after ? (*after)["store"]["map_bytes"].get<std::uint64_t>() >> 20 : 0) + " MiB)",
+            "after the reload CIM's store stayed read-only, or CIM restarted");
+    c.add_fillers("CIM", 1, 50);
+    Campaign::hold(milliseconds(1'000));
+    const auto grown = c.remove_fillers();
+    r.acknowledged += grown.acknowledged;
+    r.check(grown.acknowledged > 0 && grown.store_full == 0 && grown.violations.empty() && grown.unknown == 0,
+            std::to_string(grown.acknowledged) + " admissions acknowledged in the second after it, none refused",
+            std::to_string(grown.acknowledged) + " admissions acknowledged, " + std::to_string(grown.store_full) +
+                " refused with 507, " + std::to_string(grown.unknown) + " unknown after the reload" +
+                (grown.violations.empty() ? std::string() : ": " + grown.violations.front()));
     c.writer("CIM").resume();
   });
 

@@ -30,13 +30,14 @@ struct Fixture {
   std::unique_ptr<Replica> replica;
   std::int64_t now_ms = 1'795'000'000'000;  // the replica's clock
 
-  Fixture() {
+  explicit Fixture(std::size_t map_bytes = std::size_t{64} << 20) {
     Roster roster;
     roster.network = "test";
     roster.version = 1;
     roster.nodes = {{"CIM", "Merksplas", NodeRole::centre, key->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}},
                     {"CIB", "Bruges", NodeRole::centre, other->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}}};
-    auto store = Store::open(StoreOptions{dir, std::size_t{64} << 20}, key->public_key(), 1);
+    // Unsynced (as in the simulator): these tests crash nothing, and some write a thousand batches.
+    auto store = Store::open(StoreOptions{dir, map_bytes, false}, key->public_key(), 1);
     REQUIRE(store.ok());
     auto loaded = store.value()->load();
     REQUIRE(loaded.ok());
@@ -65,6 +66,28 @@ struct Fixture {
   }
   std::mutex posted_mutex;
 };
+
+// One admission at CIM, run to its answer: the error code, or ok.
+std::optional<Code> admit(Fixture& f, int serial) {
+  std::optional<Code> result;
+  bool answered = false;
+  f.replica->execute(OperationRequest{OperationKind::admit, "CIM/men", 1, 0, "", "op-" + std::to_string(serial), "desk"},
+                     [&](OperationOutcome outcome) {
+                       answered = true;
+                       if (outcome.error) result = outcome.error->code;
+                     });
+  if (!answered) f.run_completions(1);
+  REQUIRE(answered);
+  return result;
+}
+
+// A record of CIB's about its own pool, newer each time.
+Record cib_record(Fixture& f, std::uint64_t seq) {
+  Record record{Origin{f.other->public_key(), 1}, seq, Hlc{f.now_ms, 0}, occupied_key("CIB/men"),
+                Counter{seq, 0}, {}};
+  sign_record(record, *f.other);
+  return record;
+}
 
 std::size_t own_records(const Delta& delta, const Origin& origin) {
   std::size_t count = 0;
@@ -138,4 +161,49 @@ TEST_CASE("replica: a token's refused operations are all counted, only a few a m
   CHECK(summary["refused_not_written"] == 25 - limits::audit_refusals_per_minute);
   CHECK(summary["actor"] == "loop");
   CHECK(nlohmann::json::parse(lines.back())["op_id"] == "op-99");
+}
+
+TEST_CASE("replica: near a full map peers' records are refused, local admissions go on, and a grown map writes "
+          "again without a restart") {
+  REQUIRE(sodium_ready());
+  Fixture f(std::size_t{1} << 20);  // 1 MiB: about a thousand admissions (op ids and audit lines)
+  const std::size_t margin = f.replica->status().margin_bytes;
+  CHECK(margin == (std::size_t{1} << 20) / limits::store_local_margin_divisor);
+  std::uint64_t seq = 0;
+  REQUIRE_FALSE(f.replica->receive_records({cib_record(f, ++seq)}).added.empty());
+  f.run_completions(1);
+  // Fill until the store is short of room: CIB's records are then refused and counted.
+  int serial = 0;
+  while (f.replica->status().room_bytes >= margin) {
+    REQUIRE_FALSE(admit(f, ++serial).has_value());
+    REQUIRE(serial < 5'000);
+  }
+  const auto refused = f.replica->receive_records({cib_record(f, ++seq)});
+  CHECK(refused.added.empty());
+  CHECK(f.replica->status().refused_for_room == 1);
+  CHECK(f.replica->status().writable);
+  CHECK(f.replica->status().state.find("short of room") == 0);
+  // The centre's own admissions still go in, into the margin.
+  const int at_margin = serial;
+  while (!admit(f, ++serial).has_value()) REQUIRE(serial < 10'000);
+  CHECK(serial - at_margin > 20);  // the margin held a good many admissions
+  // The failed commit was answered, and the replica reloaded what is durable.
+  CHECK_FALSE(f.replica->status().writable);
+  CHECK(admit(f, ++serial) == Code::store_full);
+  const std::int64_t acknowledged = f.replica->board().centres[0].pools[0].occupied;
+  CHECK(acknowledged == serial - 2);  // every admission but the two refused
+  // No room yet: a heartbeat's try changes nothing.
+  f.replica->heartbeat();
+  CHECK_FALSE(f.replica->status().writable);
+  // The operator grows the map (placemeshd's reload): the same replica writes again.
+  f.replica->grow_store(std::size_t{4} << 20);
+  const auto status = f.replica->status();
+  CHECK(status.writable);
+  CHECK(status.state == "ok");
+  CHECK(status.store.map_bytes == std::size_t{4} << 20);
+  CHECK_FALSE(admit(f, ++serial).has_value());
+  CHECK_FALSE(f.replica->receive_records({cib_record(f, ++seq)}).added.empty());
+  f.run_completions(1);
+  CHECK(f.replica->board().centres[0].pools[0].occupied == acknowledged + 1);
+  CHECK(f.replica->board().centres[1].pools[0].occupied == static_cast<std::int64_t>(seq));
 }

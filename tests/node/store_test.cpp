@@ -142,6 +142,37 @@ TEST_CASE("store: a full map makes the store read-only with an error naming the 
   CHECK(loaded.value().ledger.record_count() == static_cast<std::size_t>(written));
 }
 
+TEST_CASE("store: a full store stays read-only until a write fits, then writes again without reopening") {
+  TempDir dir;
+  auto store = open_store(dir, 1, 77, std::size_t{256} << 10);
+  Writer writer(store->origin());
+  Ledger ledger;
+  Status status = Ok{};
+  for (int i = 0; i < 10'000 && status.ok(); ++i)
+    status = store->write(admissions(writer, ledger, "C" + std::to_string(i) + "/men", 1, start_ms + i));
+  REQUIRE(store->read_only());
+  CHECK(store->room_bytes() < limits::store_probe_bytes);
+  // No room: resume says so and changes nothing.
+  const auto still = store->resume(0);
+  REQUIRE_FALSE(still.ok());
+  CHECK(still.error().code == Code::store_full);
+  CHECK(store->read_only());
+  // A bigger map: writable again, in the same process.
+  REQUIRE(store->resume(std::size_t{1} << 20).ok());
+  CHECK_FALSE(store->read_only());
+  CHECK(store->stats().map_bytes == std::size_t{1} << 20);
+  CHECK(store->room_bytes() >= (std::size_t{1} << 20) - (std::size_t{256} << 10));
+  auto loaded = store->load();  // what a replica does after a failed commit: start again from the disk
+  REQUIRE(loaded.ok());
+  Writer again(store->origin(), loaded.value().last_seq, loaded.value().last_hlc);
+  Ledger reloaded = loaded.value().ledger;
+  const std::size_t before = reloaded.record_count();
+  REQUIRE(store->write(admissions(again, reloaded, "CIM/men", 1, start_ms + 20'000)).ok());
+  CHECK(store->load().value().ledger.record_count() == before + 1);
+  // A store that is writable and has room: resume is a no-op that says ok.
+  CHECK(store->resume(0).ok());
+}
+
 TEST_CASE("store: readers see whole batches while the writer commits") {
   TempDir dir;
   auto store = open_store(dir);
