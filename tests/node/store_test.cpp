@@ -1,6 +1,10 @@
 #include "node/store.hpp"
 
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -171,6 +175,58 @@ TEST_CASE("store: a full store stays read-only until a write fits, then writes a
   CHECK(store->load().value().ledger.record_count() == before + 1);
   // A store that is writable and has room: resume is a no-op that says ok.
   CHECK(store->resume(0).ok());
+}
+
+// A tmpfs of `bytes` mounted on a fresh directory (root only), unmounted
+// when it goes.
+struct SmallDisk {
+  TempDir dir;
+  bool mounted = false;
+  explicit SmallDisk(std::size_t bytes) {
+    std::filesystem::create_directories(dir.path);
+    const std::string options = "size=" + std::to_string(bytes) + ",mode=0700";
+    mounted = ::mount("tmpfs", dir.path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted) ::umount2(dir.path.c_str(), MNT_DETACH);
+  }
+};
+
+TEST_CASE("store: a full disk makes the store read-only with store_full; once space is freed it writes again") {
+  if (::geteuid() != 0) {
+    WARN("skipped: mounting a small tmpfs needs root");
+    return;
+  }
+  SmallDisk disk(std::size_t{1} << 20);
+  REQUIRE(disk.mounted);
+  const auto ballast = disk.dir.path / "ballast";
+  {
+    std::ofstream out(ballast, std::ios::binary);
+    const std::string block(std::size_t{256} << 10, 'x');
+    out << block;
+  }
+  // A map far larger than the disk: the disk fills first.
+  auto opened = Store::open(StoreOptions{disk.dir.path / "store", std::size_t{64} << 20}, node_key(1), 77);
+  REQUIRE(opened.ok());
+  auto& store = opened.value();
+  Writer writer(store->origin());
+  Ledger ledger;
+  Status status = Ok{};
+  for (int i = 0; i < 10'000 && status.ok(); ++i)
+    status = store->write(admissions(writer, ledger, "C" + std::to_string(i) + "/men", 1, start_ms + i));
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.error().code == Code::store_full);
+  CHECK_THAT(status.error().message(), Catch::Contains("free space"));
+  CHECK(store->read_only());
+  CHECK(store->resume(0).error().code == Code::store_full);  // still no room
+  std::filesystem::remove(ballast);
+  REQUIRE(store->resume(0).ok());
+  CHECK_FALSE(store->read_only());
+  auto loaded = store->load();
+  REQUIRE(loaded.ok());
+  Writer again(store->origin(), loaded.value().last_seq, loaded.value().last_hlc);
+  Ledger reloaded = loaded.value().ledger;
+  CHECK(store->write(admissions(again, reloaded, "CIM/men", 1, start_ms + 20'000)).ok());
 }
 
 TEST_CASE("store: readers see whole batches while the writer commits") {
