@@ -287,7 +287,7 @@ void Replica::batch_done(const Status& status) {
   }
   if (failed_ && in_flight_ == 0) reload();
   if (status) update_room();
-  if (in_flight_ == 0) try_resume();
+  if (in_flight_ == 0) try_resume(false);  // a grow that waited for the batches in flight
 }
 
 void Replica::reload() {
@@ -306,6 +306,7 @@ void Replica::reload() {
   writer_ = Writer(store_->origin(), loaded.value().last_seq, loaded.value().last_hlc);
   durable_seq_ = writer_.last_seq();
   failed_.reset();
+  resume_refusal_logged_ = false;
   spdlog::warn("reloaded the store after a failed commit: {} records, last seq {}; writes are refused: {}",
                ledger_.record_count(), writer_.last_seq(), store_->read_only_reason().message());
 }
@@ -319,7 +320,7 @@ Replica::~Replica() {
 void Replica::stop() { stopping_ = true; }
 
 void Replica::heartbeat() {
-  try_resume();  // a full store: is there room again?
+  try_resume(true);  // a full store: is there room again?
   if (failed_ || stopping_ || store_->read_only() || in_flight_ >= limits::store_queue_max) return;
   const std::int64_t now = clock_();
   Record record = placemesh::heartbeat(writer_, now);

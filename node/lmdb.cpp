@@ -10,7 +10,7 @@ Error to_error(int rc, std::string_view doing) {
     return make_error(Code::store_full,
                       detail + "; raise store.map_size_mb in the config and reload the node (SIGHUP: systemctl reload "
                                "placemeshd)");
-  if (rc == ENOSPC)
+  if (rc == ENOSPC || rc == EDQUOT)
     return make_error(Code::store_full, detail + "; free space on the disk: the node writes again by itself");
   return make_error(Code::store_failed, detail);
 }

@@ -3,8 +3,8 @@
 // - an Env owns the MDB_env; a Txn aborts unless committed;
 // - values read are spans valid only until the transaction ends: copy what
 //   must outlive it;
-// - every return code is mapped: MDB_MAP_FULL and ENOSPC (a full map, a
-//   full disk) to store_full, the rest to store_failed with LMDB's own message.
+// - every return code is mapped: MDB_MAP_FULL, ENOSPC and EDQUOT (a full
+//   map, a full disk or quota) to store_full, the rest to store_failed with LMDB's own message.
 // Write transactions belong to the store's writer thread; read transactions
 // may be opened on any thread (the env is opened with MDB_NOTLS).
 

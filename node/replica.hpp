@@ -159,7 +159,9 @@ class Replica final : public GossipHost {
   [[nodiscard]] std::size_t margin_bytes() const;
   void update_room();
   [[nodiscard]] bool room_for_peers(std::size_t records);
-  void try_resume();
+  // `probe`: also ask a full store whether it has room again (the
+  // heartbeat); otherwise only grow a map that a reload asked for.
+  void try_resume(bool probe);
 
   Roster roster_;
   std::string roster_text_;
@@ -193,7 +195,7 @@ class Replica final : public GossipHost {
   bool room_short_ = false;        // room_bytes_ < margin_bytes(): records from peers are refused
   std::uint64_t refused_for_room_ = 0;
   std::size_t wanted_map_bytes_ = 0;  // grow_store's latest wish
-  std::string last_resume_error_;     // logged once, not every heartbeat
+  bool resume_refusal_logged_ = false;  // "still read-only" once per read-only spell, not every heartbeat
   std::uint64_t changes_ = 0;
   void changed() {
     ++changes_;

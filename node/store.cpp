@@ -116,6 +116,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Pu
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
   if (auto status = store->index_unindexed_ops(now_ms); !status) return status.error();
+  store->writing_ = true;  // until the writer's first read is over (run_writer)
   store->writer_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
@@ -305,6 +306,10 @@ void Store::run_writer() {
       });
     }
   }
+  {
+    std::lock_guard lock(mutex_);
+    writing_ = false;  // set in open(): resume() must not grow the map under that scan
+  }
   for (;;) {
     std::deque<Pending> group;
     bool read_only = false;
@@ -471,7 +476,15 @@ Status Store::resume(std::size_t map_bytes) {
   const bool grow = map_bytes > env_->map_bytes();
   if (grow) {
     const std::size_t before = env_->map_bytes();
-    if (auto status = env_->set_map_bytes(map_bytes); !status) return status;
+    if (auto status = env_->set_map_bytes(map_bytes); !status) {
+      // LMDB has let go of the old map: nothing may touch it again.
+      read_only_ = true;
+      read_only_flag_ = true;
+      read_only_reason_ = status.error();
+      read_only_reason_->detail += "; restart the node";
+      map_full_ = false;
+      return *read_only_reason_;
+    }
     spdlog::info("store: the map grew from {} MiB to {} MiB", before >> 20, env_->map_bytes() >> 20);
   }
   if (!read_only_) return Ok{};
@@ -481,16 +494,24 @@ Status Store::resume(std::size_t map_bytes) {
   const std::vector<std::uint8_t> probe(limits::store_probe_bytes, 0);
   {
     auto txn = lmdb::Txn::begin(*env_, false);
-    if (!txn) return txn.error();
+    if (!txn) {  // e.g. MDB_PANIC after a failed meta page write: only a restart helps
+      read_only_reason_ = txn.error();
+      read_only_reason_->detail += "; restart the node";
+      map_full_ = false;
+      return *read_only_reason_;
+    }
     if (auto status = txn.value().put(meta_, lmdb::bytes("probe"), probe); !status) return status;
   }  // aborted
   const char* path = nullptr;
   mdb_env_get_path(env_->get(), &path);
   std::error_code ec;
   const auto disk = std::filesystem::space(path == nullptr ? "." : path, ec);
-  if (!ec && disk.available < limits::store_probe_bytes)
-    return make_error(Code::store_full, std::string("the disk of ") + path + " has " +
-                                            std::to_string(disk.available >> 10) + " KiB free; free space on it");
+  // The replica asks only at heartbeats, so a disk that fills again at
+  // once costs one reload per heartbeat, not one per batch.
+  const std::size_t needed = limits::store_probe_bytes;
+  if (!ec && disk.available < needed)
+    return make_error(Code::store_full, std::string("the disk of ") + path + " has less than the " +
+                                            std::to_string(needed >> 10) + " KiB free it needs; free space on it");
   read_only_ = false;
   read_only_flag_ = false;
   read_only_reason_.reset();

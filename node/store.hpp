@@ -8,10 +8,9 @@
 // durable. Op ids and their receipts are kept for limits::op_id_retention_ms
 // and at most limits::op_ids_kept_max (DESIGN §3.5). When a commit fails the
 // store turns read-only: every later write completes with the same error,
-// reads keep working. A store that failed for want of room (store_full: the
-// map or the disk was full) is made writable again by resume() once a write
-// fits again, or once the map was grown; any other failure lasts until a
-// restart.
+// reads keep working. A store that failed for want of room (store_full) is
+// made writable again by resume(): a full map once it was grown, a full disk
+// once it has room again; any other failure lasts until a restart.
 //
 // Lifetime: the Store owns the Env and the writer thread; destroying it
 // drains the queue, then joins the thread.

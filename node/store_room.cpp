@@ -43,13 +43,13 @@ bool Replica::room_for_peers(std::size_t records) {
 
 void Replica::grow_store(std::size_t map_bytes) {
   wanted_map_bytes_ = std::max(wanted_map_bytes_, map_bytes);
-  try_resume();
+  try_resume(true);  // a reload also asks a full store whether it has room again
 }
 
-void Replica::try_resume() {
+void Replica::try_resume(bool probe) {
   if (failed_ || in_flight_ > 0) return;  // batch_done calls again when the last one is in
   const bool grow = wanted_map_bytes_ > store_->stats().map_bytes;
-  if (!grow && !store_->read_only()) return;
+  if (!grow && (!probe || !store_->read_only())) return;
   if (!grow && store_->read_only_reason().code != Code::store_full) return;  // only a restart helps
   const bool was_read_only = store_->read_only();
   auto status = store_->resume(wanted_map_bytes_);
@@ -58,10 +58,10 @@ void Replica::try_resume() {
     spdlog::warn("store: writable again ({} KiB left in the map of {} MiB)", room_bytes_ >> 10,
                  store_->stats().map_bytes >> 20);
     changed();  // status and health change
-  } else if (!status && status.error().message() != last_resume_error_) {
+  } else if (!status && !resume_refusal_logged_) {
     spdlog::warn("store: still read-only: {}", status.error().message());
   }
-  last_resume_error_ = status ? std::string() : status.error().message();
+  resume_refusal_logged_ = !status;
 }
 
 }  // namespace placemesh

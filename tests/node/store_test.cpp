@@ -192,13 +192,16 @@ struct SmallDisk {
   }
 };
 
-TEST_CASE("store: a full disk makes the store read-only with store_full; once space is freed it writes again") {
+TEST_CASE("store: a full disk makes the store read-only with store_full, and once space is freed it writes again") {
   if (::geteuid() != 0) {
     WARN("skipped: mounting a small tmpfs needs root");
     return;
   }
   SmallDisk disk(std::size_t{1} << 20);
-  REQUIRE(disk.mounted);
+  if (!disk.mounted) {
+    WARN("skipped: mounting a tmpfs was refused (no CAP_SYS_ADMIN)");
+    return;
+  }
   const auto ballast = disk.dir.path / "ballast";
   {
     std::ofstream out(ballast, std::ios::binary);
