@@ -20,6 +20,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <csignal>
 #include <cstdio>
 
 #include "crdt/limits.hpp"
@@ -268,6 +269,9 @@ int main(int argc, char** argv) {
     return rc == 0 ? exit_ok : exit_config;
   }
 
+  // A reload (SIGHUP) before the handler is in place must not kill the
+  // node while it opens its store; the handler replaces this in run().
+  std::signal(SIGHUP, SIG_IGN);
   auto logger = spdlog::stderr_color_mt("placemeshd");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
