@@ -226,6 +226,11 @@ std::size_t Ledger::record_count() const {
   return count;
 }
 
+std::size_t Ledger::record_count(const Origin& origin) const {
+  const auto found = by_seq_.find(origin);
+  return found == by_seq_.end() ? 0 : found->second.size();
+}
+
 void Ledger::check_invariants() const {
   std::size_t indexed = 0;
   for (const auto& [origin, seqs] : by_seq_) {

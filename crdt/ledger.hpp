@@ -113,6 +113,8 @@ class Ledger {
                    const std::function<void(const Record&)>& visit) const;
   void for_each_record(const std::function<void(const Record&)>& visit) const;
   [[nodiscard]] std::size_t record_count() const;
+  // Records of one origin: one per key it wrote (its latest).
+  [[nodiscard]] std::size_t record_count(const Origin& origin) const;
 
   void check_invariants() const;
 

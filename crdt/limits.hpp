@@ -170,6 +170,17 @@ inline constexpr std::size_t epochs_per_key_max = 8;
 // counted; anti-entropy brings it again in seq order, which closes the gap.
 inline constexpr std::size_t cloud_seqs_per_origin_max = 1'024;
 
+// Keys (so records: a node holds one per key, its latest) of one node key,
+// all its epochs together. An honest centre writes about ten per pool and
+// one per reservation it makes; a record of a key over the quota is refused
+// (quota_exceeded, counted per node). With record_bytes_max this bounds the
+// bytes one key can make every node hold (key_bytes_max below).
+inline constexpr std::size_t keys_per_key_max = 65'536;
+inline constexpr std::size_t key_bytes_max = 64 << 20;
+// Reservations of one node key in one pool that are held and not expired
+// (by this node's clock): more than any pool in Belgium has places. One
+// more is refused like a key over the quota.
+inline constexpr std::size_t open_holds_per_pool_max = 512;
 // HLC logical counter width (see crdt/hlc.hpp).
 inline constexpr std::uint32_t hlc_logical_max = 0xFFFF;
 
@@ -192,6 +203,10 @@ static_assert(roster_nodes_max * epochs_per_key_max <= digest_origins_max);
 // each origin's entry is at most 96 bytes (list element, origin struct and
 // 32-byte key, cloud pointer), each cloud seq 8.
 static_assert(digest_origins_max * 96 + digest_cloud_seqs_max * 8 <= frame_bytes_max / 2);
+// What one node key can make a node hold: its keys, each of the largest size.
+static_assert(keys_per_key_max * record_bytes_max <= key_bytes_max);
+// Every pool of a centre can have its fields and its open holds.
+static_assert(pools_per_centre_max * (open_holds_per_pool_max + 16) <= keys_per_key_max);
 // One origin's full cloud fits a digest.
 static_assert(cloud_seqs_per_origin_max <= digest_cloud_seqs_max);
 // The origin parts of one answer fit its overhead (about 100 bytes each).

@@ -302,6 +302,7 @@ void Replica::reload() {
     return;
   }
   ledger_ = std::move(loaded.value().ledger);
+  intake_.ledger_replaced();
   changed();
   writer_ = Writer(store_->origin(), loaded.value().last_seq, loaded.value().last_hlc);
   durable_seq_ = writer_.last_seq();

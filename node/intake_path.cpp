@@ -7,11 +7,84 @@
 
 namespace placemesh {
 
-IntakePath::IntakePath(Ledger& ledger, const Roster& roster, const Writer& own, Clock clock)
-    : ledger_(ledger), roster_(roster), own_(own), clock_(std::move(clock)) {
+IntakePath::IntakePath(Ledger& ledger, const Roster& roster, const Writer& own, Clock clock, Quotas quotas)
+    : ledger_(ledger), roster_(roster), own_(own), clock_(std::move(clock)), quotas_(quotas) {
   // What the store holds says when each node last spoke: after a restart a
   // dead centre is shown as dead at once, not as unknown.
   ledger_.for_each_record([this](const Record& record) { heard(record); });
+  ledger_replaced();
+}
+
+void IntakePath::ledger_replaced() {
+  open_holds_.clear();
+  ledger_.for_each_record([this](const Record& record) {
+    if (record.origin != own_.origin()) holds_changed(nullptr, record);
+  });
+}
+
+namespace {
+// The expiry of a held reservation, or nothing for any other record.
+std::optional<std::int64_t> held_until(const Record& record) {
+  if (record.key.field != Field::reservation) return std::nullopt;
+  const auto* reservation = std::get_if<Reservation>(&record.value);
+  if (reservation == nullptr || reservation->state != ReservationState::held) return std::nullopt;
+  return reservation->expires_at_ms;
+}
+}  // namespace
+
+void IntakePath::holds_changed(const Record* previous, const Record& record) {
+  auto& expiries = open_holds_[{record.origin.key, record.key.pool}];
+  if (previous != nullptr)
+    if (const auto until = held_until(*previous))
+      if (const auto it = expiries.find(*until); it != expiries.end()) expiries.erase(it);
+  if (const auto until = held_until(record)) expiries.insert(*until);
+}
+
+std::size_t IntakePath::open_holds(const PublicKey& key, const std::string& pool, std::int64_t now_ms) {
+  const auto found = open_holds_.find({key, pool});
+  if (found == open_holds_.end()) return 0;
+  // Expired holds stop counting; dropping them keeps each count cheap. (A
+  // hold replaced after it expired finds nothing to erase: it is gone.)
+  found->second.erase(found->second.begin(), found->second.upper_bound(now_ms));
+  return found->second.size();
+}
+
+std::size_t IntakePath::keys_of(const PublicKey& key) const {
+  std::size_t keys = 0;
+  const Digest& known = ledger_.digest();
+  for (auto it = known.lower_bound(Origin{key, 0}); it != known.end() && it->first.key == key; ++it)
+    keys += ledger_.record_count(it->first);
+  return keys;
+}
+
+Status IntakePath::key_room(const Record& record, const Pending& pending) const {
+  if (ledger_.find(record.origin, record.key) != nullptr) return Ok{};  // replaces a record: no new key
+  const auto more = pending.keys.find(record.origin.key);
+  const std::size_t keys = keys_of(record.origin.key) + (more == pending.keys.end() ? 0 : more->second);
+  if (keys < quotas_.keys) return Ok{};
+  return make_error(Code::quota_exceeded, "a record of " + name_of(record.origin) + " for a new key (" +
+                                              to_string(record.key) + ") refused: its key has " +
+                                              std::to_string(keys) + " keys here, the most a key may have");
+}
+
+Status IntakePath::hold_room(const Record& record, const Pending& pending, std::int64_t now_ms) {
+  const auto until = held_until(record);
+  if (!until || *until <= now_ms) return Ok{};
+  std::size_t open = open_holds(record.origin.key, record.key.pool, now_ms);
+  if (const auto more = pending.holds.find({record.origin.key, record.key.pool}); more != pending.holds.end())
+    open += more->second;
+  // Holding the same reservation again opens nothing new.
+  if (const Record* have = ledger_.find(record.origin, record.key); have != nullptr)
+    if (const auto was = held_until(*have); was && *was > now_ms && open > 0) --open;
+  if (open < quotas_.open_holds) return Ok{};
+  return make_error(Code::quota_exceeded, "a hold of " + name_of(record.origin) + " in " + record.key.pool +
+                                              " refused: its key has " + std::to_string(open) +
+                                              " open holds there, the most a key may have");
+}
+
+void IntakePath::refuse_for_quota(Received& received, const Origin& origin, const char* quota, const Error& error) {
+  ++quota_refusals_[origin.key][quota];
+  received.refused.push_back(error);
 }
 
 void IntakePath::heard(const Record& record) {
@@ -73,8 +146,7 @@ Status IntakePath::cloud_room(const Origin& origin, std::uint64_t seq) const {
                                               " are held already; anti-entropy closes the gap first");
 }
 
-Status IntakePath::part_room(const OriginDelta& part, std::size_t pending) const {
-  if (auto status = epoch_room(part.origin, pending); !status) return status;
+Status IntakePath::part_room(const OriginDelta& part) const {
   static const OriginKnowledge nothing{};
   const Digest& known = ledger_.digest();
   const auto found = known.find(part.origin);
@@ -118,6 +190,8 @@ Delta IntakePath::answer(const Digest& peer, std::uint64_t durable_seq) const {
 IntakePath::Taken IntakePath::records(const std::vector<Record>& records) {
   Taken taken;
   Received& received = taken.received;
+  const Pending nothing_pending;  // each record is applied before the next is checked
+  const std::int64_t now_ms = clock_();
   for (const auto& record : records) {
     // Relays bring most records more than once, our own included: what is
     // already here (or superseded) needs no signature check.
@@ -129,18 +203,28 @@ IntakePath::Taken IntakePath::records(const std::vector<Record>& records) {
       received.refused.push_back(status.error());
       continue;
     }
-    if (auto status = timely(record, clock_()); !status) {
+    if (auto status = timely(record, now_ms); !status) {
       received.refused.push_back(status.error());
       continue;
     }
     if (auto status = epoch_room(record.origin); !status) {
-      received.refused.push_back(status.error());
+      refuse_for_quota(received, record.origin, "epochs", status.error());
       continue;
     }
     if (auto status = cloud_room(record.origin, record.seq); !status) {
-      received.refused.push_back(status.error());
+      refuse_for_quota(received, record.origin, "cloud", status.error());
       continue;
     }
+    if (auto status = key_room(record, nothing_pending); !status) {
+      refuse_for_quota(received, record.origin, "keys", status.error());
+      continue;
+    }
+    if (auto status = hold_room(record, nothing_pending, now_ms); !status) {
+      refuse_for_quota(received, record.origin, "open_holds", status.error());
+      continue;
+    }
+    const Record* have = ledger_.find(record.origin, record.key);
+    const std::optional<Record> previous = have != nullptr ? std::optional<Record>(*have) : std::nullopt;
     auto applied = ledger_.apply(record);
     if (!applied) {
       if (applied.error().code == Code::equivocation) equivocation(applied.error(), "a pushed record");
@@ -148,7 +232,10 @@ IntakePath::Taken IntakePath::records(const std::vector<Record>& records) {
       continue;
     }
     heard(record);
-    if (applied.value() == Applied::added) received.added.push_back(record);
+    if (applied.value() == Applied::added) {
+      holds_changed(previous ? &*previous : nullptr, record);
+      received.added.push_back(record);
+    }
   }
   taken.changed = !received.added.empty();
   return taken;
@@ -159,7 +246,9 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
   Received& received = taken.received;
   Delta accepted;
   accepted.truncated = delta.truncated;
-  std::vector<Record> expected;  // records that will be new here
+  // Records that will be new here, with the record each replaces.
+  std::vector<std::pair<std::optional<Record>, Record>> expected;
+  Pending pending;  // new keys and holds of the parts accepted so far
   std::map<PublicKey, std::size_t> new_epochs;  // of each key, in the parts accepted so far
   const std::int64_t now_ms = clock_();
   for (const auto& part : delta.origins) {
@@ -176,11 +265,16 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
       }
       continue;
     }
-    if (auto status = part_room(part, new_epochs[part.origin.key]); !status) {
-      received.refused.push_back(status.error());
+    if (auto status = epoch_room(part.origin, new_epochs[part.origin.key]); !status) {
+      refuse_for_quota(received, part.origin, "epochs", status.error());
+      continue;
+    }
+    if (auto status = part_room(part); !status) {
+      refuse_for_quota(received, part.origin, "cloud", status.error());
       continue;
     }
     bool ok = true;
+    Pending trial = pending;  // with this part's new keys and holds
     for (const auto& record : part.records) {
       if (!ok) break;
       if (record.origin != part.origin) {
@@ -198,11 +292,26 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
         ok = false;
         break;
       }
+      if (auto status = key_room(record, trial); !status) {
+        refuse_for_quota(received, record.origin, "keys", status.error());
+        ok = false;
+        break;
+      }
+      if (auto status = hold_room(record, trial, now_ms); !status) {
+        refuse_for_quota(received, record.origin, "open_holds", status.error());
+        ok = false;
+        break;
+      }
+      if (ledger_.find(record.origin, record.key) == nullptr) ++trial.keys[record.origin.key];
+      if (const auto until = held_until(record); until && *until > now_ms)
+        ++trial.holds[{record.origin.key, record.key.pool}];
     }
     if (!ok) continue;
+    pending = std::move(trial);
     for (const auto& record : part.records) {
       const Record* have = ledger_.find(record.origin, record.key);
-      if (have == nullptr || have->seq < record.seq) expected.push_back(record);
+      if (have == nullptr || have->seq < record.seq)
+        expected.push_back({have != nullptr ? std::optional<Record>(*have) : std::nullopt, record});
       heard(record);
     }
     if (!ledger_.digest().contains(part.origin)) ++new_epochs[part.origin.key];
@@ -215,9 +324,12 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
     if (stats.first_rejection->code == Code::equivocation) equivocation(*stats.first_rejection, "an anti-entropy answer");
     received.refused.push_back(*stats.first_rejection);
   }
-  for (const auto& record : expected) {
+  for (const auto& [previous, record] : expected) {
     const Record* now = ledger_.find(record.origin, record.key);
-    if (now != nullptr && now->seq == record.seq && now->hlc == record.hlc) received.added.push_back(record);
+    if (now != nullptr && now->seq == record.seq && now->hlc == record.hlc) {
+      holds_changed(previous ? &*previous : nullptr, record);
+      received.added.push_back(record);
+    }
   }
   // Knowledge may rise without new records (superseded seqs): persist it too,
   // but only where it changed.

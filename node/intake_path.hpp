@@ -19,14 +19,24 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "crdt/ledger.hpp"
+#include "crdt/limits.hpp"
 #include "crdt/writer.hpp"
 #include "net/gossip.hpp"
 #include "node/roster.hpp"
 
 namespace placemesh {
+
+// The per-key quotas of the intake path; always limits:: in a node (smaller
+// in tests, which could not otherwise reach them in a few seconds).
+struct IntakeQuotas {
+  std::size_t keys = limits::keys_per_key_max;
+  std::size_t open_holds = limits::open_holds_per_pool_max;
+};
 
 class IntakePath {
  public:
@@ -40,9 +50,11 @@ class IntakePath {
     bool changed = false;  // the merged state changed
   };
 
+  using Quotas = IntakeQuotas;
+
   // `ledger`, `roster` and `own` (this node's writer) belong to the replica
   // and outlive the intake path; they may be reassigned in place.
-  IntakePath(Ledger& ledger, const Roster& roster, const Writer& own, Clock clock);
+  IntakePath(Ledger& ledger, const Roster& roster, const Writer& own, Clock clock, Quotas quotas = {});
 
   [[nodiscard]] Taken records(const std::vector<Record>& records);
   [[nodiscard]] Taken delta(const Delta& delta);
@@ -57,6 +69,14 @@ class IntakePath {
   [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
   [[nodiscard]] std::uint64_t equivocations() const { return equivocations_; }
 
+  // Records refused for a node key's quotas here, by key and by quota
+  // ("epochs", "cloud", "keys", "open_holds"). Only keys in the roster reach
+  // the quotas, so this stays as small as the roster.
+  using QuotaRefusals = std::map<PublicKey, std::map<std::string, std::uint64_t>>;
+  [[nodiscard]] const QuotaRefusals& quota_refusals() const { return quota_refusals_; }
+  // The ledger was replaced in place (the replica reloaded its store).
+  void ledger_replaced();
+
  private:
   [[nodiscard]] bool own_echo(const Record& record, Received& received) const;
   // The quotas one node key has here (issue 15: a member gone bad): a new
@@ -67,7 +87,25 @@ class IntakePath {
   [[nodiscard]] Status epoch_room(const Origin& origin, std::size_t pending = 0) const;
   [[nodiscard]] Status cloud_room(const Origin& origin, std::uint64_t seq) const;
   // The same for an anti-entropy answer's part: the cloud it would leave.
-  [[nodiscard]] Status part_room(const OriginDelta& part, std::size_t pending) const;
+  [[nodiscard]] Status part_room(const OriginDelta& part) const;
+  // A record of a key its node key has no record of yet only while that key
+  // has fewer than limits::keys_per_key_max keys here; a held reservation
+  // only while its key has fewer than limits::open_holds_per_pool_max open
+  // in that pool. `pending`: keys and holds of the same node key taken
+  // earlier in the same answer.
+  struct Pending {
+    std::map<PublicKey, std::size_t> keys;
+    std::map<std::pair<PublicKey, std::string>, std::size_t> holds;
+  };
+  [[nodiscard]] Status key_room(const Record& record, const Pending& pending) const;
+  [[nodiscard]] Status hold_room(const Record& record, const Pending& pending, std::int64_t now_ms);
+  [[nodiscard]] std::size_t keys_of(const PublicKey& key) const;
+  // Open holds: the expiry of each held reservation, by (node key, pool).
+  // `previous` is the record `record` replaced in the ledger, if any.
+  void holds_changed(const Record* previous, const Record& record);
+  [[nodiscard]] std::size_t open_holds(const PublicKey& key, const std::string& pool, std::int64_t now_ms);
+  // Adds the refusal to `received` and counts it against the origin's key.
+  void refuse_for_quota(Received& received, const Origin& origin, const char* quota, const Error& error);
   [[nodiscard]] std::string name_of(const Origin& origin) const;
   void equivocation(const Error& error, const char* where);
   void heard(const Record& record);
@@ -76,8 +114,11 @@ class IntakePath {
   const Roster& roster_;
   const Writer& own_;
   Clock clock_;
+  Quotas quotas_;
   std::uint64_t equivocations_ = 0;
   std::map<PublicKey, std::int64_t> last_heard_;  // the newest stamp taken of each node key
+  std::map<std::pair<PublicKey, std::string>, std::multiset<std::int64_t>> open_holds_;
+  QuotaRefusals quota_refusals_;
 };
 
 }  // namespace placemesh

@@ -125,6 +125,10 @@ ReplicaStatus Replica::status() const {
   status.room_bytes = room_bytes_;
   status.margin_bytes = margin_bytes();
   status.refused_for_room = refused_for_room_;
+  for (const auto& [key, counts] : intake_.quota_refusals()) {
+    const RosterNode* node = roster_.find_node(key);
+    status.quota_refusals[node != nullptr ? node->name : to_hex(key)] = counts;
+  }
   status.operations = operations_;
   status.replays = replays_;
   status.refusals = refusals_;

@@ -64,6 +64,9 @@ struct ReplicaStatus {
   std::size_t room_bytes = 0;    // left in the store's map (node/store_room.cpp)
   std::size_t margin_bytes = 0;  // of it, kept for this node's own operations
   std::uint64_t refused_for_room = 0;  // records from peers refused for want of room
+  // Records refused for a member's quotas here (node/intake_path), by the
+  // member's roster name and the quota.
+  std::map<std::string, std::map<std::string, std::uint64_t>> quota_refusals;
 };
 
 // What the replica tells its owner (node/node_core), on the io thread.

@@ -105,6 +105,11 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
   out.single("placemesh_records_refused_for_room_total", "counter",
              "Records from peers refused because less than the margin was left in the map (peers send them again).",
              static_cast<double>(status.refused_for_room));
+  out.family("placemesh_quota_refused_total", "counter",
+             "Records of a member refused for its quotas here (epochs, cloud, keys, open_holds), by member.");
+  for (const auto& [member, counts] : status.quota_refusals)
+    for (const auto& [quota, count] : counts)
+      out.sample("placemesh_quota_refused_total", {{"node", member}, {"quota", quota}}, static_cast<double>(count));
   out.single("placemesh_store_commits_total", "counter", "Group commits (one sync each).",
              static_cast<double>(store.commits));
   out.single("placemesh_store_batches_total", "counter", "Batches written (several per commit under load).",

@@ -38,7 +38,8 @@ nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, 
                            {"read_only", status.store.read_only},
                            {"room_bytes", status.room_bytes},
                            {"margin_bytes", status.margin_bytes},
-                           {"records_refused_for_room", status.refused_for_room}}}};
+                           {"records_refused_for_room", status.refused_for_room}}},
+                         {"quota_refusals", status.quota_refusals}};
   if (mesh) {
     nlohmann::json peers = nlohmann::json::array();
     for (const auto& peer : mesh->peers) {

@@ -139,16 +139,9 @@ Exchange member_sends(const Endpoint& to, const std::string& network, const Secr
   return exchange;
 }
 
-std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs) {
-  std::vector<Record> records;
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::mt19937_64 random(static_cast<std::uint64_t>(now_ms));
-  for (std::size_t i = 0; i < epochs; ++i) {
-    Record record{Origin{key.public_key(), random()}, 1, Hlc{now_ms, 0}, heartbeat_key(), Heartbeat{}, {}};
-    sign_record(record, key);
-    records.push_back(std::move(record));
-  }
+namespace {
+// Records messages of at most records_per_frame_max records each.
+std::vector<Bytes> records_messages(const std::vector<Record>& records) {
   std::vector<Bytes> messages;
   for (std::size_t at = 0; at < records.size(); at += limits::records_per_frame_max) {
     RecordsMessage message;
@@ -157,6 +150,36 @@ std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs) {
     messages.push_back(encode_link_message(message));
   }
   return messages;
+}
+}  // namespace
+
+std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs) {
+  std::vector<Record> records;
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::mt19937_64 random(static_cast<std::uint64_t>(now_ms));
+  for (std::size_t i = 0; i < epochs; ++i) {
+    Record record{Origin{key.public_key(), i == 0 ? stolen_epoch : random()}, 1, Hlc{now_ms, 0}, heartbeat_key(),
+                  Heartbeat{}, {}};
+    sign_record(record, key);
+    records.push_back(std::move(record));
+  }
+  return records_messages(records);
+}
+
+std::vector<Bytes> hold_flood(const SecretKey& key, const std::string& pool, std::size_t holds,
+                              std::int64_t expires_at_ms) {
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::vector<Record> records;
+  for (std::size_t i = 0; i < holds; ++i) {
+    Record record{Origin{key.public_key(), stolen_epoch}, 2 + i, Hlc{now_ms, 0},
+                  reservation_key(pool, "stolen-" + std::to_string(i)),
+                  Reservation{ReservationState::held, 1, expires_at_ms, "stolen"}, {}};
+    sign_record(record, key);
+    records.push_back(std::move(record));
+  }
+  return records_messages(records);
 }
 
 std::vector<Bytes> misbehaving_member(const SecretKey& key, std::size_t count) {

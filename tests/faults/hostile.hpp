@@ -61,10 +61,20 @@ enum class AfterHandshake : std::uint8_t {
                                     const PublicKey& node_key, const std::vector<Bytes>& messages,
                                     std::chrono::milliseconds hold);
 
+// The epoch of a stolen key that the hostile steps write in: the first of
+// epoch_flood's, so one that the victim took.
+inline constexpr std::uint64_t stolen_epoch = 0x15'0015;
+
 // Records messages carrying one correctly signed heartbeat from each of
-// `epochs` random epochs of `key`: what took every link of the quickstart
-// network down before epochs had a limit.
+// `epochs` epochs of `key` (stolen_epoch, then random ones): what took every
+// link of the quickstart network down before epochs had a limit.
 [[nodiscard]] std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs);
+
+// Records messages carrying `holds` correctly signed reservations of `key`
+// (an hq member's) in `pool`, each held for one place until `expires_at_ms`,
+// in stolen_epoch from seq 2: a stolen dispatcher key holding every place.
+[[nodiscard]] std::vector<Bytes> hold_flood(const SecretKey& key, const std::string& pool, std::size_t holds,
+                                            std::int64_t expires_at_ms);
 
 // What a member gone bad sends that no honest member does: `count` records
 // messages, each one heartbeat of `key` whose signature does not verify,

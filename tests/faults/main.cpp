@@ -514,6 +514,63 @@ void run_schedule(Campaign& c) {
                        " messages refused as garbled_message");
          });
 
+  c.step("a member gone bad: HQ2's stolen key holds 600 places of CIM/men, more than its open-hold quota",
+         [&](StepResult& r) {
+           // Records a dispatcher key may sign, each valid, but more open
+           // holds in one pool than any honest node has: past the quota they
+           // are refused before they reach a ledger, counted against HQ2
+           // (node/intake_path, issue 15). They expire soon, so the boards
+           // then show no hold again.
+           constexpr std::size_t holds = 600;
+           const std::uint64_t quota_before = cluster.rejections("quota_exceeded");
+           const auto member = secret_key_of(cluster, spare_hq);
+           const auto expires = std::chrono::system_clock::now() + 2 * fault;
+           const std::int64_t expires_ms =
+               std::chrono::duration_cast<milliseconds>(expires.time_since_epoch()).count();
+           const Exchange exchange =
+               member_sends(gossip_of(cluster, "CIM"), cluster.plan().network, *member, public_key_of(cluster, "CIM"),
+                            hold_flood(*member, "CIM/men", holds, expires_ms), fault / 4);
+           r.check(!exchange.closed_by_peer && exchange.note.ends_with("messages sent on a link"),
+                   "600 holds of one place each in CIM/men, each signed with HQ2's key, sent on a link to CIM",
+                   "the holds did not go out on a link CIM kept: " + exchange.note);
+           const std::uint64_t over = holds - limits::open_holds_per_pool_max;
+           auto reserved_at = [&](const std::string& node) -> std::int64_t {
+             const auto board = cluster.board(node);
+             if (!board) return -1;
+             for (const auto& centre : (*board)["centres"])
+               for (const auto& pool : centre["pools"])
+                 if (pool["id"] == "CIM/men") return pool["reserved"].get<std::int64_t>();
+             return -1;
+           };
+           auto boards_reserving = [&](std::int64_t places) {
+             int count = 0;
+             for (const auto& node : everyone) count += reserved_at(node) == places ? 1 : 0;
+             return count;
+           };
+           const auto held = await([&] { return boards_reserving(limits::open_holds_per_pool_max) == 7; }, fault);
+           const auto status = cluster.get("CIM", "/v1/status");
+           const std::uint64_t counted = status ? (*status)["quota_refusals"].value("HQ2", nlohmann::json::object())
+                                                      .value("open_holds", std::uint64_t{0})
+                                                : 0;
+           r.check(held.has_value() && cluster.rejections("quota_exceeded") - quota_before == over && counted >= over,
+                   "CIM took " + std::to_string(limits::open_holds_per_pool_max) + " holds and refused the other " +
+                       std::to_string(over) + ", counted against HQ2; 7/7 boards show " +
+                       std::to_string(limits::open_holds_per_pool_max) + " places of CIM/men reserved",
+                   std::to_string(boards_reserving(limits::open_holds_per_pool_max)) + "/7 boards show " +
+                       std::to_string(limits::open_holds_per_pool_max) + " reserved (CIM: " +
+                       std::to_string(reserved_at("CIM")) + "); " +
+                       std::to_string(cluster.rejections("quota_exceeded") - quota_before) +
+                       " quota_exceeded refusals in all, " + std::to_string(counted) + " against HQ2 at CIM, not " +
+                       std::to_string(over));
+           int whole = 0;
+           for (const auto& node : everyone) whole += cluster.links_up(node) >= 6 ? 1 : 0;
+           r.check(whole == 7, "7/7 nodes kept their 6 links",
+                   std::to_string(whole) + "/7 nodes kept their 6 links");
+           const auto expired = await([&] { return boards_reserving(0) == 7; }, 4 * fault);
+           r.check(expired.has_value(), "once the holds expired, 7/7 boards show nothing reserved in CIM/men",
+                   std::to_string(boards_reserving(0)) + "/7 boards show nothing reserved in CIM/men after expiry");
+         });
+
   c.step("a member gone bad: HQ2's stolen key sends CIM forged signatures and deltas it never asked for",
          [&](StepResult& r) {
            // A member relays only records it verified, and answers only
@@ -749,7 +806,7 @@ std::string report(const Campaign& c, bool quick, double total_s, const std::str
       << "Written by `sudo ./tests/faults/run.sh` (the program is `placemesh-faults`, `tests/faults/`); "
       << "do not edit by hand.\n\n"
       << "Seven real `placemeshd` processes — HQ and the six closed centres of DESIGN §1 — plus HQ2, a spare "
-         "headquarters node whose key steps 15 and 16 use as a stolen one and step 17 revokes, each in its own network namespace (a veth to a bridge in a "
+         "headquarters node whose key steps 15 to 17 use as a stolen one and step 18 revokes, each in its own network namespace (a veth to a bridge in a "
          "namespace of its own; a fault proxy in front of every gossip port). At every centre a writer records "
          "admissions, releases, blocks, unblocks and operational capacity at 20 operations a second on its own node, "
          "and keeps an oracle of what the node acknowledged. A request with an unknown outcome (timeout, reset, node "

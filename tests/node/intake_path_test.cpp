@@ -22,14 +22,15 @@ struct Fixture {
   Writer own{Origin{self->public_key(), 1}};
   std::unique_ptr<IntakePath> intake;
 
-  Fixture() {
+  explicit Fixture(IntakePath::Quotas quotas = {}) {
     roster.network = "test";
     roster.version = 1;
     roster.nodes = {
         {"CIM", "Merksplas", NodeRole::centre, self->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}},
         {"CIB", "Bruges", NodeRole::centre, peer->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}}};
-    intake = std::make_unique<IntakePath>(ledger, roster, own, [] { return now_ms; });
+    intake = std::make_unique<IntakePath>(ledger, roster, own, [this] { return clock_ms; }, quotas);
   }
+  std::int64_t clock_ms = now_ms;
   // A correctly signed record of the peer's key.
   [[nodiscard]] Record record(std::uint64_t epoch, std::uint64_t seq, Key key = heartbeat_key(),
                               Value value = Heartbeat{}) const {
@@ -191,4 +192,85 @@ TEST_CASE("intake_path: a record stamped more than clock_skew_max_ms ahead is re
   // Once our clock has come within the bound, the same record is taken.
   IntakePath later(f.ledger, f.roster, f.own, [] { return now_ms + 1; });
   CHECK(later.records({stamped(2, ahead_ok + 1)}).received.added.size() == 1);
+}
+
+namespace {
+// A reservation of the peer in CIB/men, its id `id`.
+Record hold(const Fixture& f, std::uint64_t epoch, std::uint64_t seq, int id, ReservationState state,
+            std::int64_t expires_at_ms) {
+  return f.record(epoch, seq, reservation_key("CIB/men", "r" + std::to_string(id)),
+                  Reservation{state, 1, expires_at_ms, "case-" + std::to_string(id)});
+}
+std::uint64_t refusals_of(const Fixture& f, const char* quota) {
+  const auto& all = f.intake->quota_refusals();
+  const auto found = all.find(f.peer->public_key());
+  if (found == all.end()) return 0;
+  const auto count = found->second.find(quota);
+  return count == found->second.end() ? 0 : count->second;
+}
+}  // namespace
+
+TEST_CASE("intake_path: records of new keys past a key's key quota are refused, over all its epochs, pushed or answered") {
+  REQUIRE(sodium_ready());
+  Fixture f(IntakePath::Quotas{50, 1'000});
+  // A stolen key writing reservations it never needed, one key each.
+  std::vector<Record> flood;
+  for (int i = 1; i <= 60; ++i) flood.push_back(hold(f, 1, static_cast<std::uint64_t>(i), i, ReservationState::cancelled, 0));
+  const auto taken = f.intake->records(flood);
+  CHECK(taken.received.added.size() == 50);
+  CHECK(refused_as(taken.received, Code::quota_exceeded) == 10);
+  CHECK(refusals_of(f, "keys") == 10);
+  CHECK(f.ledger.record_count(Origin{f.peer->public_key(), 1}) == 50);
+  // The keys it has keep being updated: the centre's figures still count.
+  CHECK(f.intake->records({hold(f, 1, 61, 7, ReservationState::cancelled, 1)}).received.added.size() == 1);
+  // A new epoch of the same key does not bring a fresh quota.
+  const auto other_epoch = f.intake->records({f.record(2, 1)});
+  CHECK(other_epoch.received.added.empty());
+  CHECK(refusals_of(f, "keys") == 11);
+
+  SECTION("an answer with a new key is refused whole, one with only known keys is taken") {
+    OriginDelta part{Origin{f.peer->public_key(), 1}, 61, 63,
+                     {hold(f, 1, 62, 8, ReservationState::cancelled, 2), hold(f, 1, 63, 61, ReservationState::cancelled, 0)},
+                     {}};
+    const auto refused = f.intake->delta(Delta{{part}, false});
+    CHECK(refused.received.added.empty());
+    CHECK(refusals_of(f, "keys") == 12);
+    CHECK(f.ledger.find(Origin{f.peer->public_key(), 1}, reservation_key("CIB/men", "r8"))->seq == 8);
+    part.records.pop_back();
+    part.through = 62;
+    CHECK(f.intake->delta(Delta{{part}, false}).received.added.size() == 1);
+  }
+}
+
+TEST_CASE("intake_path: held reservations past a key's open-hold quota in a pool are refused until some close or expire") {
+  REQUIRE(sodium_ready());
+  Fixture f(IntakePath::Quotas{1'000, 5});
+  const std::int64_t in_an_hour = now_ms + 3'600'000;
+  std::vector<Record> holds;
+  for (int i = 1; i <= 7; ++i) holds.push_back(hold(f, 1, static_cast<std::uint64_t>(i), i, ReservationState::held, in_an_hour));
+  const auto taken = f.intake->records(holds);
+  CHECK(taken.received.added.size() == 5);
+  CHECK(refusals_of(f, "open_holds") == 2);
+  // Holding one of them again (a newer record of it) opens nothing new.
+  CHECK(f.intake->records({hold(f, 1, 8, 1, ReservationState::held, in_an_hour + 1)}).received.added.size() == 1);
+  // A hold that has expired, or was cancelled, is not open.
+  CHECK(f.intake->records({hold(f, 1, 9, 20, ReservationState::held, now_ms - 1)}).received.added.size() == 1);
+  CHECK(f.intake->records({hold(f, 1, 10, 2, ReservationState::cancelled, in_an_hour)}).received.added.size() == 1);
+  CHECK(f.intake->records({hold(f, 1, 11, 21, ReservationState::held, in_an_hour)}).received.added.size() == 1);
+  CHECK(f.intake->records({hold(f, 1, 12, 22, ReservationState::held, in_an_hour)}).received.refused.size() == 1);
+  CHECK(refusals_of(f, "open_holds") == 3);
+
+  SECTION("an answer that would open one more is refused whole") {
+    const OriginDelta part{Origin{f.peer->public_key(), 1}, 11, 12, {hold(f, 1, 12, 22, ReservationState::held, in_an_hour)}, {}};
+    CHECK(f.intake->delta(Delta{{part}, false}).received.added.empty());
+    CHECK(refusals_of(f, "open_holds") == 4);
+  }
+  SECTION("a restarted node counts the holds in its store") {
+    IntakePath restarted(f.ledger, f.roster, f.own, [] { return now_ms; }, IntakePath::Quotas{1'000, 5});
+    CHECK(restarted.records({hold(f, 1, 12, 22, ReservationState::held, in_an_hour)}).received.added.empty());
+  }
+  SECTION("once the holds have expired, new ones are taken") {
+    f.clock_ms = in_an_hour + 1;
+    CHECK(f.intake->records({hold(f, 1, 12, 22, ReservationState::held, in_an_hour + 3'600'000)}).received.added.size() == 1);
+  }
 }
