@@ -91,6 +91,12 @@ inline constexpr std::int64_t rejection_log_interval_ms = 60'000;
 
 // --- roster and config files (node/roster, node/config) ---------------------
 inline constexpr std::size_t roster_nodes_max = 128;  // also the most peers a node has
+// How far past the installed version an offered roster (gossip, the API)
+// may go. A stolen admin key could otherwise sign version 2^64-1, after
+// which no roster could ever be newer: the network would be frozen on the
+// thief's roster. With the cap, reaching the top takes 10^16 installs.
+// A roster file given at start is the operator's own and may jump further.
+inline constexpr std::uint64_t roster_version_jump_max = 1'000;
 inline constexpr std::size_t node_name_bytes_max = 16;
 inline constexpr std::size_t roster_bytes_max = frame_bytes_max - roster_message_overhead_bytes;
 inline constexpr std::size_t config_bytes_max = 64 << 10;

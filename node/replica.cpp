@@ -42,6 +42,12 @@ Result<bool> Replica::install_roster(const std::string& text, const PublicKey& a
     return make_error(Code::bad_config, "an offered roster is for network \"" + roster.value().network +
                                             "\", this node is in \"" + roster_.network + "\"");
   if (roster.value().version <= roster_.version) return false;
+  if (roster.value().version - roster_.version > limits::roster_version_jump_max)
+    return make_error(Code::bad_config,
+                      "an offered roster has version " + std::to_string(roster.value().version) + ", more than " +
+                          std::to_string(limits::roster_version_jump_max) + " past the installed version " +
+                          std::to_string(roster_.version) +
+                          "; sign the next roster with a version at most that far ahead (node/ROSTER.md)");
   Batch batch;
   batch.roster = text;
   if (auto status = store_->write(std::move(batch)); !status) return status.error();

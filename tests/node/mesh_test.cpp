@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "crdt/limits.hpp"
 #include "net/identity.hpp"
 #include "node/roster_signature.hpp"
 #include "tests/support/test_network.hpp"
@@ -59,10 +60,26 @@ TEST_CASE("mesh: nodes link up, a newer roster spreads from one node, and a remo
     CHECK(json::parse(foreign.body)["message"].get<std::string>().find("not by this node's admin key") !=
           std::string::npos);
     CHECK(status(hq)["roster_version"] == 1);
+    // A version too far ahead is refused (a stolen admin key must not
+    // sign a last version), one at the cap would be taken.
+    std::string far = body;
+    far.replace(far.find("version = 2"), 11, "version = " + std::to_string(2 + limits::roster_version_jump_max));
+    const auto too_far = post_roster(hq, sign_roster(far, *admin_key.value()), admin);
+    CHECK(too_far.status == 400);
+    CHECK(json::parse(too_far.body)["message"].get<std::string>().find("more than 1000 past the installed version 1") !=
+          std::string::npos);
+    CHECK(status(hq)["roster_version"] == 1);
     // An older or equal roster changes nothing.
     const auto same = post_roster(hq, v1, admin);
     CHECK(same.status == 200);
     CHECK(json::parse(same.body)["installed"] == false);
+  }
+  SECTION("a roster exactly roster_version_jump_max ahead is installed") {
+    std::string at_cap = body;
+    at_cap.replace(at_cap.find("version = 2"), 11, "version = " + std::to_string(1 + limits::roster_version_jump_max));
+    const auto answer = post_roster(hq, sign_roster(at_cap, *admin_key.value()), admin);
+    REQUIRE(answer.status == 200);
+    CHECK(status(hq)["roster_version"] == 1 + limits::roster_version_jump_max);
   }
   SECTION("handed to HQ, version 2 reaches CIM, and CIB is cut off") {
     const auto answer = post_roster(hq, v2, admin);
