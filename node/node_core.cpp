@@ -26,8 +26,28 @@ Result<Chosen> choose_roster(Store& store, const CoreSettings& settings) {
   if (!installed_text) return installed_text.error();
   if (installed_text.value()) {
     const std::string source = settings.data_source + " (installed roster)";
-    if (auto status = verify_roster(*installed_text.value(), settings.admin_key, source); !status)
-      return status.error();
+    if (auto status = verify_roster(*installed_text.value(), settings.admin_key, source); !status) {
+      // The config names another admin key than the one that signed the
+      // installed roster: the administrator replaced a lost or stolen admin
+      // key (docs/deploy.md). The roster file, signed by the new key, is
+      // taken whatever its version; anything the old key signs is refused.
+      auto parts = split_signed_roster(*installed_text.value());
+      if (!parts || !parts.value().signed_ || parts.value().admin_key == settings.admin_key) return status.error();
+      auto installed = parse_roster(*installed_text.value(), source);
+      if (installed && installed.value().network != file.network)
+        return make_error(Code::bad_config, settings.roster_source + " is for network \"" + file.network + "\" but " +
+                                                settings.data_source + " belongs to network \"" +
+                                                installed.value().network + "\"");
+      spdlog::warn("the admin key changed: the installed roster (version {}) was signed by {}, the config names {}; "
+                   "installing {} (version {}), signed by the new key. Rosters signed by the old key are refused "
+                   "from now on",
+                   installed ? installed.value().version : 0, to_hex(parts.value().admin_key),
+                   to_hex(settings.admin_key), settings.roster_source, file.version);
+      Batch batch;
+      batch.roster = settings.roster_text;
+      if (auto written = store.write(std::move(batch)); !written) return written.error();
+      return Chosen{std::move(given).value(), settings.roster_text};
+    }
     auto installed = parse_roster(*installed_text.value(), source);
     if (!installed) return installed.error();
     if (installed.value().network != file.network)

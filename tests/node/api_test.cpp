@@ -476,4 +476,39 @@ TEST_CASE("api: placemeshd runs only with a roster signed by its admin key, and 
     runs_version_2();
     CHECK(read_file(network.dir() / "CIM.log").find("older than the installed version 2") != std::string::npos);
   }
+  SECTION("a replaced admin key: the config names the new key, the new key's roster is taken, the old key's refused") {
+    std::string v5 = body_of_v1();
+    v5.replace(v5.find("version = 1"), 11, "version = 5");
+    rewrite(sign_roster(v5, *admin.value()));
+    {
+      RunningNode cim(network, "CIM");  // installs version 5, as a thief with the old key could have
+      cim.daemon().signal(SIGTERM);
+      REQUIRE(cim.daemon().wait_exit(deadline).has_value());
+    }
+    auto replacement = SecretKey::generate();
+    REQUIRE(replacement.ok());
+    // Only the config names the new key: with the old one still there, the
+    // new key's roster is refused at start, and the node does not run.
+    std::string v3 = body_of_v1();
+    v3.replace(v3.find("version = 1"), 11, "version = 3");
+    v3.replace(v3.find("design = 110"), 12, "design = 130");
+    rewrite(sign_roster(v3, *replacement.value()));
+    CHECK(run_placemeshd(network.node("CIM").config, deadline).exit_code == 2);
+    const auto config_file = network.node("CIM").config;
+    std::string config = read_file(config_file);
+    const auto at = config.find(to_hex(admin.value()->public_key()));
+    REQUIRE(at != std::string::npos);
+    config.replace(at, 64, to_hex(replacement.value()->public_key()));
+    std::ofstream(config_file, std::ios::trunc) << config;
+    RunningNode cim(network, "CIM");
+    const auto board = body_of(cim.request("GET", "/v1/board", "", network.token("viewer")));
+    CHECK(board["roster_version"] == 3);  // lower than the thief's 5: the new key decides
+    CHECK(board["centres"][0]["pools"][0]["design"] == 130);
+    CHECK(read_file(network.dir() / "CIM.log").find("the admin key changed") != std::string::npos);
+    std::string v9 = body_of_v1();
+    v9.replace(v9.find("version = 1"), 11, "version = 9");
+    const auto old_key = cim.request("POST", "/v1/roster", sign_roster(v9, *admin.value()), network.token("admin"));
+    CHECK(old_key.status == 400);
+    CHECK(body_of(cim.request("GET", "/v1/board", "", network.token("viewer")))["roster_version"] == 3);
+  }
 }
