@@ -86,6 +86,17 @@ inline constexpr std::int64_t misbehaving_backoff_ms = 5 * 60'000;
 // Handshakes in progress at once, and from one host.
 inline constexpr std::size_t handshakes_max = 64;
 inline constexpr std::size_t handshakes_per_host_max = 8;
+// Handshakes started per second from one host and from one /24 (IPv4) or
+// /64 (IPv6), as token buckets holding a burst: a handshake costs the
+// responder a key exchange and a signature before it knows the caller
+// (node/handshake_gate). Honest peers dial a few times a minute at most.
+// Past them a connection is closed at accept (handshake_rate). The bucket
+// tables hold at most handshake_buckets_max sources each.
+inline constexpr double handshake_rate_per_host_per_s = 10;
+inline constexpr double handshake_burst_per_host = 20;
+inline constexpr double handshake_rate_per_prefix_per_s = 40;
+inline constexpr double handshake_burst_per_prefix = 80;
+inline constexpr std::size_t handshake_buckets_max = 4'096;
 // A refused peer is logged at most once per this interval.
 inline constexpr std::int64_t rejection_log_interval_ms = 60'000;
 

@@ -87,11 +87,26 @@ void Mesh::accept() {
     const std::string host = socket.remote_endpoint(endpoint_ec).address().to_string();
     std::size_t from_host = 0;
     for (const auto& link : handshaking_) from_host += host_of(link->remote()) == host;
-    if (handshaking_.size() >= limits::handshakes_max || from_host >= limits::handshakes_per_host_max) {
-      count_rejection("handshake_slots_full", host);  // closed at once: the socket goes out of scope
-    } else {
-      handshaking_.push_back(net::Link::start(std::move(socket), settings(net::Handshake::Role::responder, {}),
-                                              events_));
+    if (gate_roster_version_ != core_->roster().version) {
+      std::set<std::string> hosts;
+      for (const auto& node : core_->roster().nodes)
+        if (auto endpoint = parse_endpoint(node.address); endpoint && node.key != key_.public_key()) {
+          // As the acceptor prints a peer's address (a name stays as written).
+          std::error_code ec_host;
+          const auto address = asio::ip::make_address(endpoint->host, ec_host);
+          hosts.insert(ec_host ? endpoint->host : address.to_string());
+        }
+      gate_.set_member_hosts(std::move(hosts));
+      gate_roster_version_ = core_->roster().version;
+    }
+    // Closed at once when refused: the socket goes out of scope.
+    switch (gate_.admit(host, HandshakeGate::prefix_of(host), steady_now_ms(), handshaking_.size(), from_host)) {
+      case HandshakeGate::Verdict::rate_limited: count_rejection("handshake_rate", host); break;
+      case HandshakeGate::Verdict::slots_full: count_rejection("handshake_slots_full", host); break;
+      case HandshakeGate::Verdict::admit:
+        handshaking_.push_back(net::Link::start(std::move(socket), settings(net::Handshake::Role::responder, {}),
+                                                events_));
+        break;
     }
     accept();
   });

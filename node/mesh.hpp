@@ -17,6 +17,7 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,7 @@
 #include "net/gossip.hpp"
 #include "net/link.hpp"
 #include "node/config.hpp"
+#include "node/handshake_gate.hpp"
 #include "node/node_core.hpp"
 
 namespace placemesh {
@@ -90,6 +92,8 @@ class Mesh final : public GossipTransport {
   net::LinkEvents events_;
   std::map<PublicKey, Links> links_;
   std::vector<std::shared_ptr<net::Link>> handshaking_;  // accepted, not yet up
+  HandshakeGate gate_;                  // who gets a handshake at accept
+  std::uint64_t gate_roster_version_ = 0;  // the roster gate_'s member hosts come from
   std::map<std::string, std::uint64_t> rejections_;
   std::map<std::string, std::int64_t> last_logged_ms_;
   bool stopped_ = false;

@@ -1,0 +1,75 @@
+#include "node/handshake_gate.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "crdt/limits.hpp"
+
+namespace placemesh {
+
+namespace {
+constexpr double host_rate = limits::handshake_rate_per_host_per_s;
+constexpr double host_burst = limits::handshake_burst_per_host;
+constexpr double prefix_rate = limits::handshake_rate_per_prefix_per_s;
+constexpr double prefix_burst = limits::handshake_burst_per_prefix;
+
+double refilled(double tokens, std::int64_t elapsed_ms, double per_second, double burst) {
+  return std::min(burst, tokens + static_cast<double>(std::max<std::int64_t>(elapsed_ms, 0)) * per_second / 1000.0);
+}
+}  // namespace
+
+bool HandshakeGate::take(Buckets& buckets, const std::string& id, std::int64_t now_ms, double per_second, double burst) {
+  auto [it, fresh] = buckets.try_emplace(id, Bucket{burst, now_ms});
+  Bucket& bucket = it->second;
+  if (!fresh) {
+    bucket.tokens = refilled(bucket.tokens, now_ms - bucket.at_ms, per_second, burst);
+    bucket.at_ms = now_ms;
+  }
+  if (bucket.tokens < 1.0) return false;
+  bucket.tokens -= 1.0;
+  return true;
+}
+
+void HandshakeGate::prune(Buckets& buckets, std::int64_t now_ms, double per_second, double burst) {
+  std::erase_if(buckets, [&](const auto& entry) {
+    return refilled(entry.second.tokens, now_ms - entry.second.at_ms, per_second, burst) >= burst;
+  });
+}
+
+HandshakeGate::Verdict HandshakeGate::admit(const std::string& host, const std::string& prefix, std::int64_t now_ms,
+                                            std::size_t open, std::size_t open_from_host) {
+  if (hosts_.size() >= limits::handshake_buckets_max) prune(hosts_, now_ms, host_rate, host_burst);
+  if (prefixes_.size() >= limits::handshake_buckets_max) prune(prefixes_, now_ms, prefix_rate, prefix_burst);
+  const bool member = member_host(host);
+  // Sources beyond the bucket tables (a sweep over a whole IPv6 range) are
+  // refused until buckets drain; members' hosts never are.
+  const bool room = member || (hosts_.size() < limits::handshake_buckets_max &&
+                               prefixes_.size() < limits::handshake_buckets_max);
+  if (!room) return Verdict::rate_limited;
+  if (open_from_host >= limits::handshakes_per_host_max) return Verdict::slots_full;
+  if (open >= limits::handshakes_max && !member) return Verdict::slots_full;
+  // A member's host shares its prefix with nobody it should suffer for.
+  if (!take(hosts_, host, now_ms, host_rate, host_burst)) return Verdict::rate_limited;
+  if (!member && !take(prefixes_, prefix, now_ms, prefix_rate, prefix_burst)) return Verdict::rate_limited;
+  return Verdict::admit;
+}
+
+std::string HandshakeGate::prefix_of(const std::string& host) {
+  // An IPv4 peer of a dual-stack listener shows as ::ffff:a.b.c.d.
+  if (host.starts_with("::ffff:") && host.find('.') != std::string::npos) return prefix_of(host.substr(7));
+  if (host.find(':') == std::string::npos) {
+    const auto last = host.rfind('.');
+    return last == std::string::npos ? host : host.substr(0, last) + ".0/24";
+  }
+  // IPv6: the first four groups of the full address.
+  unsigned char bytes[16] = {};
+  if (inet_pton(AF_INET6, host.c_str(), bytes) != 1) return host;
+  char out[64];
+  std::snprintf(out, sizeof out, "%x:%x:%x:%x::/64", bytes[0] << 8 | bytes[1], bytes[2] << 8 | bytes[3],
+                bytes[4] << 8 | bytes[5], bytes[6] << 8 | bytes[7]);
+  return out;
+}
+
+}  // namespace placemesh
