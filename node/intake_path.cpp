@@ -70,20 +70,21 @@ Status IntakePath::key_room(const Record& record, const Pending& pending) const 
 Status IntakePath::hold_room(const Record& record, const Pending& pending, std::int64_t now_ms) {
   const auto until = held_until(record);
   if (!until || *until <= now_ms) return Ok{};
-  std::size_t open = open_holds(record.origin.key, record.key.pool, now_ms);
+  auto open = static_cast<std::int64_t>(open_holds(record.origin.key, record.key.pool, now_ms));
   if (const auto more = pending.holds.find({record.origin.key, record.key.pool}); more != pending.holds.end())
-    open += more->second;
+    open = std::max<std::int64_t>(0, open + more->second);
   // Holding the same reservation again opens nothing new.
   if (const Record* have = ledger_.find(record.origin, record.key); have != nullptr)
     if (const auto was = held_until(*have); was && *was > now_ms && open > 0) --open;
-  if (open < quotas_.open_holds) return Ok{};
+  if (open < static_cast<std::int64_t>(quotas_.open_holds)) return Ok{};
   return make_error(Code::quota_exceeded, "a hold of " + name_of(record.origin) + " in " + record.key.pool +
                                               " refused: its key has " + std::to_string(open) +
                                               " open holds there, the most a key may have");
 }
 
 void IntakePath::refuse_for_quota(Received& received, const Origin& origin, const char* quota, const Error& error) {
-  ++quota_refusals_[origin.key][quota];
+  // Counted only against roster members (a part may name any key).
+  if (roster_.find_node(origin.key) != nullptr) ++quota_refusals_[origin.key][quota];
   received.refused.push_back(error);
 }
 
@@ -302,9 +303,15 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
         ok = false;
         break;
       }
-      if (ledger_.find(record.origin, record.key) == nullptr) ++trial.keys[record.origin.key];
-      if (const auto until = held_until(record); until && *until > now_ms)
-        ++trial.holds[{record.origin.key, record.key.pool}];
+      const Record* have = ledger_.find(record.origin, record.key);
+      if (have == nullptr) ++trial.keys[record.origin.key];
+      // Opens a hold, or closes one this origin had open (a cancel or
+      // confirm in the same answer makes room, as it does when pushed).
+      const auto until = held_until(record);
+      const auto was = have != nullptr ? held_until(*have) : std::nullopt;
+      const bool opens = until && *until > now_ms, was_open = was && *was > now_ms;
+      if (opens && !was_open) ++trial.holds[{record.origin.key, record.key.pool}];
+      if (!opens && was_open) --trial.holds[{record.origin.key, record.key.pool}];
     }
     if (!ok) continue;
     pending = std::move(trial);
@@ -324,9 +331,11 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
     if (stats.first_rejection->code == Code::equivocation) equivocation(*stats.first_rejection, "an anti-entropy answer");
     received.refused.push_back(*stats.first_rejection);
   }
+  std::set<std::pair<Origin, std::uint64_t>> counted;  // a record sent twice in one answer is taken once
   for (const auto& [previous, record] : expected) {
     const Record* now = ledger_.find(record.origin, record.key);
-    if (now != nullptr && now->seq == record.seq && now->hlc == record.hlc) {
+    if (now != nullptr && now->seq == record.seq && now->hlc == record.hlc &&
+        counted.emplace(record.origin, record.seq).second) {
       holds_changed(previous ? &*previous : nullptr, record);
       received.added.push_back(record);
     }

@@ -95,7 +95,7 @@ class IntakePath {
   // earlier in the same answer.
   struct Pending {
     std::map<PublicKey, std::size_t> keys;
-    std::map<std::pair<PublicKey, std::string>, std::size_t> holds;
+    std::map<std::pair<PublicKey, std::string>, std::int64_t> holds;  // opened less closed
   };
   [[nodiscard]] Status key_room(const Record& record, const Pending& pending) const;
   [[nodiscard]] Status hold_room(const Record& record, const Pending& pending, std::int64_t now_ms);

@@ -84,9 +84,14 @@ void Mesh::accept() {
       return;
     }
     std::error_code endpoint_ec;
-    const std::string host = socket.remote_endpoint(endpoint_ec).address().to_string();
+    // An IPv4 peer of a dual-stack listener shows as ::ffff:a.b.c.d; the
+    // roster writes a.b.c.d.
+    auto plain = [](std::string text) {
+      return text.starts_with("::ffff:") && text.find('.') != std::string::npos ? text.substr(7) : text;
+    };
+    const std::string host = plain(socket.remote_endpoint(endpoint_ec).address().to_string());
     std::size_t from_host = 0;
-    for (const auto& link : handshaking_) from_host += host_of(link->remote()) == host;
+    for (const auto& link : handshaking_) from_host += plain(host_of(link->remote())) == host;
     if (gate_roster_version_ != core_->roster().version) {
       std::set<std::string> hosts;
       for (const auto& node : core_->roster().nodes)
@@ -214,6 +219,9 @@ void Mesh::count_rejection(const std::string& reason, const std::string& who) {
   const std::int64_t now = wall_now_ms();
   if (last_logged_ms_.size() > 4'096)  // many source addresses: forget the old ones
     std::erase_if(last_logged_ms_, [now](const auto& entry) { return now - entry.second >= limits::rejection_log_interval_ms; });
+  // A sweep over more sources than that within a minute is counted, not
+  // logged source by source: the log must not be the flood's amplifier.
+  if (last_logged_ms_.size() > 4'096 && !last_logged_ms_.contains(log_key)) return;
   auto& last = last_logged_ms_[log_key];
   if (last != 0 && now - last < limits::rejection_log_interval_ms) return;  // at most once a minute per peer and reason
   last = now;

@@ -265,6 +265,15 @@ TEST_CASE("intake_path: held reservations past a key's open-hold quota in a pool
     CHECK(f.intake->delta(Delta{{part}, false}).received.added.empty());
     CHECK(refusals_of(f, "open_holds") == 4);
   }
+  SECTION("an answer that closes one hold and opens another is taken, as the same records pushed would be") {
+    const OriginDelta part{Origin{f.peer->public_key(), 1}, 11, 13,
+                           {hold(f, 1, 12, 3, ReservationState::cancelled, in_an_hour),
+                            hold(f, 1, 13, 22, ReservationState::held, in_an_hour)},
+                           {}};
+    CHECK(f.intake->delta(Delta{{part}, false}).received.added.size() == 2);
+    // Its count is the ledger's: still full.
+    CHECK(f.intake->records({hold(f, 1, 14, 23, ReservationState::held, in_an_hour)}).received.added.empty());
+  }
   SECTION("a restarted node counts the holds in its store") {
     IntakePath restarted(f.ledger, f.roster, f.own, [] { return now_ms; }, IntakePath::Quotas{1'000, 5});
     CHECK(restarted.records({hold(f, 1, 12, 22, ReservationState::held, in_an_hour)}).received.added.empty());
