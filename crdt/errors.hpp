@@ -26,6 +26,7 @@
   X(store_failed, "the store failed")                                                       \
   X(wrong_node, "the data directory belongs to another node")                              \
   X(bad_config, "the configuration is invalid")                                             \
+  X(roster_too_far_ahead, "the roster's version is too far past the installed one")        \
   X(bad_key_file, "the key file is unusable")                                               \
   X(unauthorized, "missing or unknown bearer token")                                        \
   X(forbidden, "this token may not do that")                                                \

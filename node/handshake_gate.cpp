@@ -56,9 +56,12 @@ HandshakeGate::Verdict HandshakeGate::admit(const std::string& host, const std::
   return Verdict::admit;
 }
 
-std::string HandshakeGate::prefix_of(const std::string& host) {
-  // An IPv4 peer of a dual-stack listener shows as ::ffff:a.b.c.d.
-  if (host.starts_with("::ffff:") && host.find('.') != std::string::npos) return prefix_of(host.substr(7));
+std::string HandshakeGate::plain_host(const std::string& host) {
+  return host.starts_with("::ffff:") && host.find('.') != std::string::npos ? host.substr(7) : host;
+}
+
+std::string HandshakeGate::prefix_of(const std::string& text) {
+  const std::string host = plain_host(text);
   if (host.find(':') == std::string::npos) {
     const auto last = host.rfind('.');
     return last == std::string::npos ? host : host.substr(0, last) + ".0/24";

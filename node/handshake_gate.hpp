@@ -40,6 +40,9 @@ class HandshakeGate {
 
   // The /24 of an IPv4 address, the /64 of an IPv6 one, as text.
   [[nodiscard]] static std::string prefix_of(const std::string& host);
+  // An IPv4 peer of a dual-stack listener (::ffff:a.b.c.d) as a.b.c.d, the
+  // way the roster writes it; any other host as it is.
+  [[nodiscard]] static std::string plain_host(const std::string& host);
 
  private:
   struct Bucket {

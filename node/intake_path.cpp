@@ -18,7 +18,7 @@ IntakePath::IntakePath(Ledger& ledger, const Roster& roster, const Writer& own, 
 void IntakePath::ledger_replaced() {
   open_holds_.clear();
   ledger_.for_each_record([this](const Record& record) {
-    if (record.origin != own_.origin()) holds_changed(nullptr, record);
+    if (record.origin != own_.origin()) holds_changed(std::nullopt, record);
   });
 }
 
@@ -30,13 +30,20 @@ std::optional<std::int64_t> held_until(const Record& record) {
   if (reservation == nullptr || reservation->state != ReservationState::held) return std::nullopt;
   return reservation->expires_at_ms;
 }
+
+// How many open holds of its origin taking `record` opens (1), closes (-1)
+// or leaves (0), `have` being the record of the same slot it replaces.
+int hold_change(const Record& record, const Record* have, std::int64_t now_ms) {
+  const auto until = held_until(record);
+  const auto was = have != nullptr ? held_until(*have) : std::nullopt;
+  return (until && *until > now_ms ? 1 : 0) - (was && *was > now_ms ? 1 : 0);
+}
 }  // namespace
 
-void IntakePath::holds_changed(const Record* previous, const Record& record) {
+void IntakePath::holds_changed(std::optional<std::int64_t> previous, const Record& record) {
   auto& expiries = open_holds_[{record.origin.key, record.key.pool}];
-  if (previous != nullptr)
-    if (const auto until = held_until(*previous))
-      if (const auto it = expiries.find(*until); it != expiries.end()) expiries.erase(it);
+  if (previous)
+    if (const auto it = expiries.find(*previous); it != expiries.end()) expiries.erase(it);
   if (const auto until = held_until(record)) expiries.insert(*until);
 }
 
@@ -68,14 +75,11 @@ Status IntakePath::key_room(const Record& record, const Pending& pending) const 
 }
 
 Status IntakePath::hold_room(const Record& record, const Pending& pending, std::int64_t now_ms) {
-  const auto until = held_until(record);
-  if (!until || *until <= now_ms) return Ok{};
+  // Holding the same reservation again, or closing one, opens nothing new.
+  if (hold_change(record, ledger_.find(record.origin, record.key), now_ms) <= 0) return Ok{};
   auto open = static_cast<std::int64_t>(open_holds(record.origin.key, record.key.pool, now_ms));
   if (const auto more = pending.holds.find({record.origin.key, record.key.pool}); more != pending.holds.end())
     open = std::max<std::int64_t>(0, open + more->second);
-  // Holding the same reservation again opens nothing new.
-  if (const Record* have = ledger_.find(record.origin, record.key); have != nullptr)
-    if (const auto was = held_until(*have); was && *was > now_ms && open > 0) --open;
   if (open < static_cast<std::int64_t>(quotas_.open_holds)) return Ok{};
   return make_error(Code::quota_exceeded, "a hold of " + name_of(record.origin) + " in " + record.key.pool +
                                               " refused: its key has " + std::to_string(open) +
@@ -225,7 +229,7 @@ IntakePath::Taken IntakePath::records(const std::vector<Record>& records) {
       continue;
     }
     const Record* have = ledger_.find(record.origin, record.key);
-    const std::optional<Record> previous = have != nullptr ? std::optional<Record>(*have) : std::nullopt;
+    const auto previous = have != nullptr ? held_until(*have) : std::nullopt;
     auto applied = ledger_.apply(record);
     if (!applied) {
       if (applied.error().code == Code::equivocation) equivocation(applied.error(), "a pushed record");
@@ -234,7 +238,7 @@ IntakePath::Taken IntakePath::records(const std::vector<Record>& records) {
     }
     heard(record);
     if (applied.value() == Applied::added) {
-      holds_changed(previous ? &*previous : nullptr, record);
+      holds_changed(previous, record);
       received.added.push_back(record);
     }
   }
@@ -247,8 +251,8 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
   Received& received = taken.received;
   Delta accepted;
   accepted.truncated = delta.truncated;
-  // Records that will be new here, with the record each replaces.
-  std::vector<std::pair<std::optional<Record>, Record>> expected;
+  // Records that will be new here, with the expiry of the hold each replaces.
+  std::vector<std::pair<std::optional<std::int64_t>, Record>> expected;
   Pending pending;  // new keys and holds of the parts accepted so far
   std::map<PublicKey, std::size_t> new_epochs;  // of each key, in the parts accepted so far
   const std::int64_t now_ms = clock_();
@@ -305,20 +309,16 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
       }
       const Record* have = ledger_.find(record.origin, record.key);
       if (have == nullptr) ++trial.keys[record.origin.key];
-      // Opens a hold, or closes one this origin had open (a cancel or
-      // confirm in the same answer makes room, as it does when pushed).
-      const auto until = held_until(record);
-      const auto was = have != nullptr ? held_until(*have) : std::nullopt;
-      const bool opens = until && *until > now_ms, was_open = was && *was > now_ms;
-      if (opens && !was_open) ++trial.holds[{record.origin.key, record.key.pool}];
-      if (!opens && was_open) --trial.holds[{record.origin.key, record.key.pool}];
+      // A cancel or confirm in the same answer makes room, as it does when pushed.
+      if (const int change = hold_change(record, have, now_ms); change != 0)
+        trial.holds[{record.origin.key, record.key.pool}] += change;
     }
     if (!ok) continue;
     pending = std::move(trial);
     for (const auto& record : part.records) {
       const Record* have = ledger_.find(record.origin, record.key);
       if (have == nullptr || have->seq < record.seq)
-        expected.push_back({have != nullptr ? std::optional<Record>(*have) : std::nullopt, record});
+        expected.push_back({have != nullptr ? held_until(*have) : std::nullopt, record});
       heard(record);
     }
     if (!ledger_.digest().contains(part.origin)) ++new_epochs[part.origin.key];
@@ -336,7 +336,7 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
     const Record* now = ledger_.find(record.origin, record.key);
     if (now != nullptr && now->seq == record.seq && now->hlc == record.hlc &&
         counted.emplace(record.origin, record.seq).second) {
-      holds_changed(previous ? &*previous : nullptr, record);
+      holds_changed(previous, record);
       received.added.push_back(record);
     }
   }

@@ -101,8 +101,8 @@ class IntakePath {
   [[nodiscard]] Status hold_room(const Record& record, const Pending& pending, std::int64_t now_ms);
   [[nodiscard]] std::size_t keys_of(const PublicKey& key) const;
   // Open holds: the expiry of each held reservation, by (node key, pool).
-  // `previous` is the record `record` replaced in the ledger, if any.
-  void holds_changed(const Record* previous, const Record& record);
+  // `previous`: the expiry of the held reservation `record` replaced, if any.
+  void holds_changed(std::optional<std::int64_t> previous, const Record& record);
   [[nodiscard]] std::size_t open_holds(const PublicKey& key, const std::string& pool, std::int64_t now_ms);
   // Adds the refusal to `received` and counts it against the origin's key.
   void refuse_for_quota(Received& received, const Origin& origin, const char* quota, const Error& error);

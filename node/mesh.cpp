@@ -84,14 +84,9 @@ void Mesh::accept() {
       return;
     }
     std::error_code endpoint_ec;
-    // An IPv4 peer of a dual-stack listener shows as ::ffff:a.b.c.d; the
-    // roster writes a.b.c.d.
-    auto plain = [](std::string text) {
-      return text.starts_with("::ffff:") && text.find('.') != std::string::npos ? text.substr(7) : text;
-    };
-    const std::string host = plain(socket.remote_endpoint(endpoint_ec).address().to_string());
+    const std::string host = HandshakeGate::plain_host(socket.remote_endpoint(endpoint_ec).address().to_string());
     std::size_t from_host = 0;
-    for (const auto& link : handshaking_) from_host += plain(host_of(link->remote())) == host;
+    for (const auto& link : handshaking_) from_host += HandshakeGate::plain_host(host_of(link->remote())) == host;
     if (gate_roster_version_ != core_->roster().version) {
       std::set<std::string> hosts;
       for (const auto& node : core_->roster().nodes)

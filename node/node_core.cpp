@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "crdt/limits.hpp"
 #include "node/roster_signature.hpp"
 
 namespace placemesh {
@@ -197,17 +196,11 @@ void NodeCore::roster_offered(const PublicKey& peer, const std::string& text) {
   spdlog::warn("a roster offered by {} was refused: {}", name_of(peer), installed.error().message());
   events_.refused(peer, "bad_roster");
   // An honest member offers only a roster it installed; our own store
-  // failing to write it is not the peer's doing.
+  // failing to write it is not the peer's doing, nor is a signed roster too
+  // far ahead of ours (the peer installed it while we were away).
   const Code code = installed.error().code;
-  if (code == Code::store_full || code == Code::store_failed) return;
-  // A roster signed by our admin key but too far ahead of ours
-  // (roster_version_jump_max) is one an honest peer installed while we were
-  // away: refused, but not the peer's misbehaviour.
-  if (verify_roster(text, settings_.admin_key, "offered")) {
-    auto offered = parse_roster(text, "offered roster");
-    if (offered && offered.value().version > replica_->roster().version + limits::roster_version_jump_max) return;
-  }
-  gossip_->misbehaved(peer, "bad_roster");
+  if (code != Code::store_full && code != Code::store_failed && code != Code::roster_too_far_ahead)
+    gossip_->misbehaved(peer, "bad_roster");
 }
 
 void NodeCore::link_lost(const PublicKey& peer, const std::string& why) {

@@ -43,7 +43,7 @@ Result<bool> Replica::install_roster(const std::string& text, const PublicKey& a
                                             "\", this node is in \"" + roster_.network + "\"");
   if (roster.value().version <= roster_.version) return false;
   if (roster.value().version - roster_.version > limits::roster_version_jump_max)
-    return make_error(Code::bad_config,
+    return make_error(Code::roster_too_far_ahead,
                       "an offered roster has version " + std::to_string(roster.value().version) + ", more than " +
                           std::to_string(limits::roster_version_jump_max) + " past the installed version " +
                           std::to_string(roster_.version) +

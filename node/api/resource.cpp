@@ -13,6 +13,7 @@ int http_status(Code code) {
     case Code::invalid_value:
     case Code::invalid_record:
     case Code::bad_config:
+    case Code::roster_too_far_ahead:
     case Code::bad_signature: return 400;
     case Code::nothing_to_remove:
     case Code::op_id_reused: return 409;
