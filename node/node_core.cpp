@@ -11,69 +11,109 @@ namespace {
 struct Chosen {
   Roster roster;
   std::string text;
+  AdminTrust trust;
 };
+
+// Writes `text` as the installed roster, with the retired admin keys when
+// they changed, in one commit.
+Status install(Store& store, const std::string& text, const AdminTrust& trust, const std::vector<PublicKey>& before) {
+  Batch batch;
+  batch.roster = text;
+  if (trust.retired_keys() != before) batch.retired_admin_keys = trust.retired_keys();
+  return store.write(std::move(batch));
+}
+
+Status same_network(const Roster& file, const Roster& installed, const CoreSettings& settings) {
+  if (installed.network == file.network) return Ok{};
+  return make_error(Code::bad_config, settings.roster_source + " is for network \"" + file.network + "\" but " +
+                                          settings.data_source + " belongs to network \"" + installed.network + "\"");
+}
+
+// The config names an admin key that neither signed nor was handed the
+// installed roster, and that this node never trusted: the administrator
+// replaced a lost or stolen admin key (docs/deploy.md §5). The roster file,
+// signed by the new key, is taken whatever its version; the key that signed
+// the installed roster is retired.
+Result<Chosen> recover(Store& store, const CoreSettings& settings, Roster file, const Roster& installed,
+                       AdminTrust trust) {
+  const std::vector<PublicKey> before = trust.retired_keys();
+  const PublicKey old = trust.current();
+  trust.trust(settings.admin_key);
+  auto signer = trust.check(settings.roster_text, file.network, settings.roster_source);
+  if (!signer) return signer.error();
+  trust.trust(signer.value());
+  spdlog::warn("the admin key changed: the installed roster (version {}) was signed by {}, the config names {}; "
+               "installing {} (version {}), signed by the new key. Rosters signed by the old key are refused "
+               "from now on",
+               installed.version, to_hex(old), to_hex(settings.admin_key), settings.roster_source, file.version);
+  if (auto status = install(store, settings.roster_text, trust, before); !status) return status.error();
+  return Chosen{std::move(file), settings.roster_text, std::move(trust)};
+}
 
 // The given roster if it is newer than the one the store accepted before
 // (installed now), the installed one otherwise: a node never goes back to an
-// older roster.
+// older roster. The admin key it trusts is the one that signed the installed
+// roster (node/admin_trust.hpp): the config's key only at first start, after
+// a recovery, or when a roster file hands the trusted key over to it.
 Result<Chosen> choose_roster(Store& store, const CoreSettings& settings) {
-  if (auto status = verify_roster(settings.roster_text, settings.admin_key, settings.roster_source); !status)
-    return status.error();
   auto given = parse_roster(settings.roster_text, settings.roster_source);
   if (!given) return given.error();
   const Roster& file = given.value();
+  auto retired = store.retired_admin_keys();
+  if (!retired) return retired.error();
   auto installed_text = store.installed_roster();
   if (!installed_text) return installed_text.error();
-  if (installed_text.value()) {
-    const std::string source = settings.data_source + " (installed roster)";
-    if (auto status = verify_roster(*installed_text.value(), settings.admin_key, source); !status) {
-      // The config names another admin key than the one that signed the
-      // installed roster: the administrator replaced a lost or stolen admin
-      // key (docs/deploy.md). The roster file, signed by the new key, is
-      // taken whatever its version; anything the old key signs is refused.
-      auto parts = split_signed_roster(*installed_text.value());
-      if (!parts || !parts.value().signed_ || parts.value().admin_key == settings.admin_key) return status.error();
-      auto installed = parse_roster(*installed_text.value(), source);
-      if (installed && installed.value().network != file.network)
-        return make_error(Code::bad_config, settings.roster_source + " is for network \"" + file.network + "\" but " +
-                                                settings.data_source + " belongs to network \"" +
-                                                installed.value().network + "\"");
-      spdlog::warn("the admin key changed: the installed roster (version {}) was signed by {}, the config names {}; "
-                   "installing {} (version {}), signed by the new key. Rosters signed by the old key are refused "
-                   "from now on",
-                   installed ? installed.value().version : 0, to_hex(parts.value().admin_key),
-                   to_hex(settings.admin_key), settings.roster_source, file.version);
-      Batch batch;
-      batch.roster = settings.roster_text;
-      if (auto written = store.write(std::move(batch)); !written) return written.error();
-      return Chosen{std::move(given).value(), settings.roster_text};
-    }
-    auto installed = parse_roster(*installed_text.value(), source);
-    if (!installed) return installed.error();
-    if (installed.value().network != file.network)
-      return make_error(Code::bad_config, settings.roster_source + " is for network \"" + file.network + "\" but " +
-                                              settings.data_source + " belongs to network \"" +
-                                              installed.value().network + "\"");
-    if (file.version < installed.value().version) {
-      spdlog::warn("roster {} has version {}, older than the installed version {}: using version {}",
-                   settings.roster_source, file.version, installed.value().version, installed.value().version);
-      return Chosen{std::move(installed).value(), *installed_text.value()};
-    }
-    if (file.version == installed.value().version) {
-      if (*installed_text.value() != settings.roster_text)
-        spdlog::warn("roster {} differs from the installed roster of the same version {}: using the installed one; "
-                     "sign changes with a higher version",
-                     settings.roster_source, file.version);
-      return Chosen{std::move(installed).value(), *installed_text.value()};
-    }
-    spdlog::info("installing roster version {} (was version {})", file.version, installed.value().version);
-  } else {
+  if (!installed_text.value()) {
+    AdminTrust trust(settings.admin_key, retired.value());
+    auto signer = trust.check(settings.roster_text, file.network, settings.roster_source);
+    if (!signer) return signer.error();
+    trust.trust(signer.value());
     spdlog::info("installing roster version {}", file.version);
+    if (auto status = install(store, settings.roster_text, trust, retired.value()); !status) return status.error();
+    return Chosen{std::move(given).value(), settings.roster_text, std::move(trust)};
   }
-  Batch batch;
-  batch.roster = settings.roster_text;
-  if (auto status = store.write(std::move(batch)); !status) return status.error();
-  return Chosen{std::move(given).value(), settings.roster_text};
+  const std::string& installed_signed = *installed_text.value();
+  const std::string source = settings.data_source + " (installed roster)";
+  auto installed = parse_roster(installed_signed, source);
+  if (!installed) return installed.error();
+  if (auto status = same_network(file, installed.value(), settings); !status) return status.error();
+  auto parts = split_signed_roster(installed_signed);
+  if (!parts) return make_error(Code::bad_config, source + ": " + parts.error().message());
+  const PublicKey installed_signer = parts.value().admin_key;
+  // It was checked when it was installed; checked again for a store changed since.
+  if (auto status = verify_roster(installed_signed, installed_signer, source); !status) return status.error();
+  AdminTrust trust(installed_signer, retired.value());
+  const bool handed_over = parts.value().handover && parts.value().handover->from == settings.admin_key;
+  if (settings.admin_key != installed_signer) {
+    if (!trust.retired(settings.admin_key) && !handed_over)
+      return recover(store, settings, std::move(given).value(), installed.value(), std::move(trust));
+    spdlog::warn("the config names admin key {}, which this node no longer trusts: it was replaced by {} (by a "
+                 "signed hand-over or a recovery); set admin_public_key to the key this node trusts",
+                 to_hex(settings.admin_key), to_hex(installed_signer));
+  }
+  auto signer = trust.check(settings.roster_text, file.network, settings.roster_source);
+  if (!signer) {
+    if (settings.admin_key == installed_signer) return signer.error();
+    spdlog::warn("roster {} is not signed by the trusted admin key ({}): using the installed version {}",
+                 settings.roster_source, signer.error().message(), installed.value().version);
+    return Chosen{std::move(installed).value(), installed_signed, std::move(trust)};
+  }
+  if (file.version < installed.value().version) {
+    spdlog::warn("roster {} has version {}, older than the installed version {}: using version {}",
+                 settings.roster_source, file.version, installed.value().version, installed.value().version);
+    return Chosen{std::move(installed).value(), installed_signed, std::move(trust)};
+  }
+  if (file.version == installed.value().version) {
+    if (installed_signed != settings.roster_text)
+      spdlog::warn("roster {} differs from the installed roster of the same version {}: using the installed one; "
+                   "sign changes with a higher version",
+                   settings.roster_source, file.version);
+    return Chosen{std::move(installed).value(), installed_signed, std::move(trust)};
+  }
+  spdlog::info("installing roster version {} (was version {})", file.version, installed.value().version);
+  trust.trust(signer.value());
+  if (auto status = install(store, settings.roster_text, trust, retired.value()); !status) return status.error();
+  return Chosen{std::move(given).value(), settings.roster_text, std::move(trust)};
 }
 
 }  // namespace
@@ -102,6 +142,7 @@ Result<std::unique_ptr<NodeCore>> NodeCore::open(std::unique_ptr<Store> store, c
     return make_error(loaded.error().code, "reading the store in " + settings.data_source + ": " +
                                                loaded.error().message());
   std::unique_ptr<NodeCore> core(new NodeCore(key, std::move(settings), std::move(seams), transport, events));
+  core->trust_ = std::make_unique<AdminTrust>(std::move(chosen.value().trust));
   core->replica_ = std::make_unique<Replica>(std::move(chosen.value().roster), std::move(chosen.value().text), key,
                                              std::move(store), std::move(loaded).value(), core->seams_.wall_ms,
                                              core->seams_.post, static_cast<ReplicaEvents&>(*core));
@@ -161,7 +202,7 @@ std::int64_t NodeCore::next_wakeup_ms() const {
 }
 
 Result<bool> NodeCore::install_roster(const std::string& text) {
-  auto installed = replica_->install_roster(text, settings_.admin_key);
+  auto installed = replica_->install_roster(text, *trust_);
   if (!installed || !installed.value()) return installed;
   if (started_ && !stopped_) {
     gossip_->set_peers(peers());  // closes links to removed nodes, dials new ones

@@ -30,6 +30,7 @@
 #include "net/identity.hpp"
 #include "net/secure_channel.hpp"
 #include "node/replica.hpp"
+#include "node/admin_trust.hpp"
 #include "node/roster.hpp"
 #include "node/store.hpp"
 
@@ -118,6 +119,8 @@ class NodeCore final : private ReplicaEvents, private GossipEvents {
   [[nodiscard]] Gossip& gossip() { return *gossip_; }
   [[nodiscard]] const Gossip& gossip() const { return *gossip_; }
   [[nodiscard]] const Roster& roster() const { return replica_->roster(); }
+  // The admin key rosters are taken from (node/admin_trust.hpp).
+  [[nodiscard]] const PublicKey& admin_key() const { return trust_->current(); }
   [[nodiscard]] const PublicKey& self() const { return self_; }
 
  private:
@@ -137,6 +140,7 @@ class NodeCore final : private ReplicaEvents, private GossipEvents {
   CoreSettings settings_;
   CoreSeams seams_;
   NodeEvents& events_;
+  std::unique_ptr<AdminTrust> trust_;  // the admin key rosters are taken from
   std::unique_ptr<Replica> replica_;
   std::unique_ptr<Gossip> gossip_;
   std::optional<std::int64_t> next_heartbeat_ms_;  // none while heartbeats are off

@@ -31,7 +31,7 @@
 #include "node/mesh.hpp"
 #include "node/node_core.hpp"
 #include "node/roster.hpp"
-#include "node/roster_signature.hpp"
+#include "node/admin_trust.hpp"
 #include "node/store.hpp"
 #include "node/tokens.hpp"
 
@@ -72,11 +72,14 @@ Result<Startup> prepare(const std::filesystem::path& config_file) {
   if (!config) return config.error();
   auto text = read_small_file(config.value().roster_file, limits::roster_bytes_max, Code::bad_config);
   if (!text) return text.error();
-  if (auto status = verify_roster(text.value(), config.value().admin_key, config.value().roster_file.string());
-      !status)
-    return status.error();
   auto roster = parse_roster(text.value(), config.value().roster_file.string());
   if (!roster) return roster.error();
+  // Signed by the config's admin key, or by a key it handed over to. A node
+  // that already follows a newer admin key says so when it opens its store.
+  if (auto signer = AdminTrust(config.value().admin_key)
+                        .check(text.value(), roster.value().network, config.value().roster_file.string());
+      !signer)
+    return signer.error();
   auto tokens = Tokens::load(config.value().tokens_file);
   if (!tokens) return tokens.error();
   auto key = load_key_file(config.value().key_file);

@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include "crdt/limits.hpp"
-#include "node/roster_signature.hpp"
 
 namespace placemesh {
 
@@ -34,10 +33,11 @@ Replica::Replica(Roster roster, std::string roster_text, const SecretKey& key, s
   update_room();
 }
 
-Result<bool> Replica::install_roster(const std::string& text, const PublicKey& admin) {
-  if (auto status = verify_roster(text, admin, "offered"); !status) return status.error();
+Result<bool> Replica::install_roster(const std::string& text, AdminTrust& trust) {
   auto roster = parse_roster(text, "offered roster");
   if (!roster) return roster.error();
+  auto signer = trust.check(text, roster.value().network, "offered");
+  if (!signer) return signer.error();
   if (roster.value().network != roster_.network)
     return make_error(Code::bad_config, "an offered roster is for network \"" + roster.value().network +
                                             "\", this node is in \"" + roster_.network + "\"");
@@ -50,7 +50,14 @@ Result<bool> Replica::install_roster(const std::string& text, const PublicKey& a
                           "; sign the next roster with a version at most that far ahead (node/ROSTER.md)");
   Batch batch;
   batch.roster = text;
+  const PublicKey previous_admin = trust.current();
+  AdminTrust next = trust;
+  if (next.trust(signer.value())) batch.retired_admin_keys = next.retired_keys();
   if (auto status = store_->write(std::move(batch)); !status) return status.error();
+  if (trust.trust(signer.value()))
+    spdlog::warn("roster version {} hands the admin key over from {} to {}: rosters signed by the old key are "
+                 "refused from now on; set admin_public_key in the config to the new key",
+                 roster.value().version, to_hex(previous_admin), to_hex(signer.value()));
   spdlog::info("installed roster version {} (was {}): {} nodes, {} revoked", roster.value().version, roster_.version,
                roster.value().nodes.size(), roster.value().revoked.size());
   roster_ = std::move(roster).value();

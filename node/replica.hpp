@@ -44,6 +44,7 @@
 #include "net/identity.hpp"
 #include "node/intake_path.hpp"
 #include "node/operation.hpp"
+#include "node/admin_trust.hpp"
 #include "node/roster.hpp"
 #include "node/store.hpp"
 
@@ -114,11 +115,12 @@ class Replica final : public GossipHost {
   [[nodiscard]] const Roster& roster() const { return roster_; }
   [[nodiscard]] const std::string& roster_text() const override { return roster_text_; }
   [[nodiscard]] std::uint64_t roster_version() const override { return roster_.version; }
-  // Installs a signed roster if `admin` signed it and it is newer than the
-  // current one (true), keeps the current one if not newer (false), or says
-  // why it is refused. Writes it to the store before using it (a blocking
-  // commit on the io thread: rosters change rarely).
-  [[nodiscard]] Result<bool> install_roster(const std::string& text, const PublicKey& admin);
+  // Installs a signed roster if `trust` takes its signer and it is newer
+  // than the current one (true), keeps the current one if not newer (false),
+  // or says why it is refused. Writes it to the store before using it (a
+  // blocking commit on the io thread: rosters change rarely); a roster that
+  // hands the admin key over retires the old key in the same commit.
+  [[nodiscard]] Result<bool> install_roster(const std::string& text, AdminTrust& trust);
   // --- records from peers (push, relay, anti-entropy) -------------------------
   // Each record must pass node/record_policy (signature, ownership) before it
   // reaches the ledger; what is new is made durable in the background.

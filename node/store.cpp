@@ -21,6 +21,7 @@ constexpr const char* meta_epoch = "epoch";
 constexpr const char* meta_own = "own";
 constexpr const char* meta_format = "format";
 constexpr const char* meta_roster = "current";
+constexpr const char* meta_retired_admin_keys = "retired_admin_keys";  // 32 bytes each
 constexpr std::string_view format_version = "placemesh-store-1";
 constexpr unsigned max_dbs = 16;
 
@@ -288,6 +289,11 @@ Status Store::write_one(lmdb::Txn& txn, const Batch& batch) {
   }
   if (batch.roster)
     if (auto status = txn.put(roster_, lmdb::bytes(meta_roster), lmdb::bytes(*batch.roster)); !status) return status;
+  if (batch.retired_admin_keys) {
+    Bytes keys;
+    for (const PublicKey& key : *batch.retired_admin_keys) keys.insert(keys.end(), key.begin(), key.end());
+    if (auto status = txn.put(roster_, lmdb::bytes(meta_retired_admin_keys), keys); !status) return status;
+  }
   for (const auto& line : batch.audit) {
     Bytes key;
     put_u64(key, ++audit_counter_);
@@ -531,6 +537,23 @@ Result<std::optional<std::string>> Store::installed_roster() {
   if (!found) return found.error();
   if (!found.value()) return std::optional<std::string>{};
   return std::optional<std::string>{std::string(found.value()->begin(), found.value()->end())};
+}
+
+Result<std::vector<PublicKey>> Store::retired_admin_keys() {
+  auto txn = lmdb::Txn::begin(*env_, true);
+  if (!txn) return txn.error();
+  auto found = txn.value().get(roster_, lmdb::bytes(meta_retired_admin_keys));
+  if (!found) return found.error();
+  std::vector<PublicKey> keys;
+  if (!found.value()) return keys;
+  const lmdb::Bytes bytes = *found.value();
+  if (bytes.size() % PublicKey{}.size() != 0) return corrupt("retired admin keys of a bad length");
+  for (std::size_t at = 0; at < bytes.size(); at += PublicKey{}.size()) {
+    PublicKey key;
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), key.size(), key.begin());
+    keys.push_back(key);
+  }
+  return keys;
 }
 
 Result<std::vector<std::string>> Store::audit_lines() {

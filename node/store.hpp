@@ -51,6 +51,7 @@ struct Batch {
   std::vector<std::pair<std::string, std::string>> ops;  // op id → its first answer, kept a bounded time
   std::vector<std::string> audit;                         // local operator actions
   std::optional<std::string> roster;                      // a newly accepted signed roster
+  std::optional<std::vector<PublicKey>> retired_admin_keys;  // all admin keys no longer trusted, when that changed
 };
 
 struct Loaded {
@@ -99,6 +100,8 @@ class Store {
   [[nodiscard]] Result<std::vector<std::string>> audit_lines();
   // The signed roster this node accepted last, if any.
   [[nodiscard]] Result<std::optional<std::string>> installed_roster();
+  // The admin keys this node trusted once and no longer does (node/admin_trust.hpp).
+  [[nodiscard]] Result<std::vector<PublicKey>> retired_admin_keys();
 
   // Queues a batch; `done` runs on the writer thread once it is durable or
   // has failed. Any thread.

@@ -19,6 +19,7 @@
 
 #include "crdt/limits.hpp"
 #include "net/identity.hpp"
+#include "node/admin_trust.hpp"
 #include "node/replica.hpp"
 #include "node/roster.hpp"
 #include "node/roster_signature.hpp"
@@ -166,6 +167,7 @@ void print_status(const json& status) {
               status.at("role").get<std::string>().c_str(), status.at("network").get<std::string>().c_str(),
               status.at("roster_version").get<unsigned long long>());
   std::printf("state       %s\n", status.at("state").get<std::string>().c_str());
+  std::printf("admin key   %s\n", status.value("admin_key", std::string("?")).c_str());
   std::printf("origin      %s\n", status.at("origin").get<std::string>().c_str());
   std::printf("seq         %llu (%zu records)\n", status.at("seq").get<unsigned long long>(),
               status.at("records").get<std::size_t>());
@@ -343,21 +345,39 @@ int keygen(const Options& options, const std::string& out, std::string_view what
   return exit_ok;
 }
 
-int roster_sign(const std::string& admin_key_file, const std::string& in, const std::string& out) {
+int roster_sign(const std::string& admin_key_file, const std::string& handover_key_file, const std::string& in,
+                const std::string& out) {
   auto admin = load_key_file(admin_key_file);
   if (!admin) return fail(admin.error());
   auto text = read_small_file(in, limits::roster_bytes_max, Code::bad_config);
   if (!text) return fail(text.error());
   auto parsed = parse_roster(text.value(), in);  // never sign a roster nodes would refuse
   if (!parsed) return fail(parsed.error());
-  const std::string signed_text = sign_roster(text.value(), *admin.value());
+  auto parts = split_signed_roster(text.value());
+  if (!parts) return fail(parts.error());
+  const PublicKey signer = admin.value()->public_key();
+  std::optional<Handover> handover;
+  std::string handover_note;
+  if (!handover_key_file.empty()) {
+    auto old = load_key_file(handover_key_file);
+    if (!old) return fail(old.error());
+    if (old.value()->public_key() == signer) return usage("--handover-from names the key that signs: nothing to hand over");
+    handover = sign_handover(*old.value(), signer, parsed.value().network);
+    handover_note = ", handed over from " + to_hex(handover->from);
+  } else if (parts.value().handover && handover_valid(*parts.value().handover, signer, parsed.value().network)) {
+    // Re-signing keeps the hand-over to this key, so that a node still on
+    // the old key can take every later roster too.
+    handover = parts.value().handover;
+    handover_note = ", keeping the hand-over from " + to_hex(handover->from);
+  }
+  const std::string signed_text = sign_roster(text.value(), *admin.value(), handover);
   std::ofstream file(out, std::ios::trunc);
   file << signed_text;
   file.close();
   if (!file) return fail(make_error(Code::bad_config, "cannot write " + out));
-  std::printf("signed roster %s version %llu (%zu nodes) with admin key %s into %s\n", parsed.value().network.c_str(),
-              static_cast<unsigned long long>(parsed.value().version), parsed.value().nodes.size(),
-              to_hex(admin.value()->public_key()).c_str(), out.c_str());
+  std::printf("signed roster %s version %llu (%zu nodes) with admin key %s%s into %s\n",
+              parsed.value().network.c_str(), static_cast<unsigned long long>(parsed.value().version),
+              parsed.value().nodes.size(), to_hex(signer).c_str(), handover_note.c_str(), out.c_str());
   return exit_ok;
 }
 
@@ -372,12 +392,18 @@ int roster_check(const Options& options, const std::string& in, const std::strin
   bool valid = false;
   if (parts.value().signed_) {
     signature = "signed by " + to_hex(parts.value().admin_key);
+    if (const auto& handover = parts.value().handover)
+      signature += ", handed over from " + to_hex(handover->from) +
+                   (handover_valid(*handover, parts.value().admin_key, parsed.value().network) ? ""
+                                                                                              : " (INVALID hand-over)");
     if (!admin_public.empty()) {
       auto key = public_key_from_hex(admin_public);
       if (!key) return usage("--admin-public-key: expected 64 hex digits");
-      auto status = verify_roster(text.value(), *key, in);
-      valid = status.ok();
-      signature += valid ? " (valid)" : " (INVALID: " + status.error().message() + ")";
+      // As a node that trusts that key checks it: signed by it, or by a key
+      // it handed over to.
+      auto signer = AdminTrust(*key).check(text.value(), parsed.value().network, in);
+      valid = signer.ok();
+      signature += valid ? " (valid)" : " (INVALID: " + signer.error().message() + ")";
     } else {
       // Checks the signature against the key it names: shows tampering,
       // not who may sign. Nodes check against their configured admin key.
@@ -597,13 +623,16 @@ int main(int argc, char** argv) {
 
   auto* roster = app.add_subcommand("roster", "sign, verify and show rosters (node/ROSTER.md)");
   roster->require_subcommand(1);
-  std::string roster_in, roster_out, admin_key_file, admin_public;
+  std::string roster_in, roster_out, admin_key_file, admin_public, handover_key_file;
   auto* roster_sign_command = roster->add_subcommand("sign", "sign a roster with the admin key");
   roster_sign_command->add_option("--admin-key", admin_key_file, "admin key file (placemeshctl admin-keygen)")
       ->required();
   roster_sign_command->add_option("--in", roster_in, "roster TOML")->required();
   roster_sign_command->add_option("--out", roster_out, "signed roster to write")->required();
-  roster_sign_command->callback([&] { rc = roster_sign(admin_key_file, roster_in, roster_out); });
+  roster_sign_command->add_option("--handover-from", handover_key_file,
+                                  "the admin key nodes trust now: it hands them over to --admin-key (docs/deploy.md "
+                                  "§5); re-signing with the new key later keeps the hand-over");
+  roster_sign_command->callback([&] { rc = roster_sign(admin_key_file, handover_key_file, roster_in, roster_out); });
   auto* roster_verify_command = roster->add_subcommand("verify", "check a roster's signature (exit 1 if invalid)");
   roster_verify_command->add_option("--in", roster_in, "signed roster")->required();
   roster_verify_command->add_option("--admin-public-key", admin_public, "the admin public key nodes are given");

@@ -1,5 +1,6 @@
 #include "node/api/metrics.hpp"
 #include "node/api/resources.hpp"
+#include "node/roster_signature.hpp"
 
 namespace placemesh::api {
 
@@ -9,12 +10,20 @@ std::optional<MeshStatus> mesh_status(const Context& context) {
   return context.mesh ? std::optional(context.mesh->status()) : std::nullopt;
 }
 
+// The admin key this node takes rosters from: the one that signed the
+// installed roster (node/admin_trust.hpp).
+std::string admin_key_of(const std::string& roster_text) {
+  auto parts = split_signed_roster(roster_text);
+  return parts && parts.value().signed_ ? to_hex(parts.value().admin_key) : std::string{};
+}
+
 nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, const std::optional<MeshStatus>& mesh) {
   const ReplicaStatus status = replica.status();
   nlohmann::json json = {{"node", status.node},
                          {"role", role_name(replica.role())},
                          {"network", replica.roster().network},
                          {"roster_version", replica.roster().version},
+                         {"admin_key", admin_key_of(replica.roster_text())},
                          {"origin", to_string(status.origin)},
                          {"public_key", to_hex(status.origin.key)},
                          {"epoch", status.origin.epoch},

@@ -498,6 +498,7 @@ TEST_CASE("api: placemeshd runs only with a roster signed by its admin key, and 
     std::string config = read_file(config_file);
     const auto at = config.find(to_hex(admin.value()->public_key()));
     REQUIRE(at != std::string::npos);
+    const std::string old_config = config;
     config.replace(at, 64, to_hex(replacement.value()->public_key()));
     std::ofstream(config_file, std::ios::trunc) << config;
     RunningNode cim(network, "CIM");
@@ -510,5 +511,18 @@ TEST_CASE("api: placemeshd runs only with a roster signed by its admin key, and 
     const auto old_key = cim.request("POST", "/v1/roster", sign_roster(v9, *admin.value()), network.token("admin"));
     CHECK(old_key.status == 400);
     CHECK(body_of(cim.request("GET", "/v1/board", "", network.token("viewer")))["roster_version"] == 3);
+    cim.daemon().signal(SIGTERM);
+    REQUIRE(cim.daemon().wait_exit(deadline).has_value());
+
+    // A backup of the old config and roster file put back (or a thief's
+    // doing) does not bring the old key back: the store remembers it was
+    // replaced, the node keeps the new key's roster and says why.
+    std::ofstream(config_file, std::ios::trunc) << old_config;
+    rewrite(sign_roster(v9, *admin.value()));
+    RunningNode restored(network, "CIM");
+    const auto after = body_of(restored.request("GET", "/v1/status", "", network.token("viewer")));
+    CHECK(after["roster_version"] == 3);
+    CHECK(after["admin_key"] == to_hex(replacement.value()->public_key()));
+    CHECK(read_file(network.dir() / "CIM.log").find("which this node no longer trusts") != std::string::npos);
   }
 }

@@ -13,6 +13,7 @@
 
 #include "crdt/limits.hpp"
 #include "net/identity.hpp"
+#include "node/roster.hpp"
 #include "node/roster_signature.hpp"
 #include "tests/support/test_network.hpp"
 #include "tools/lab/bench_common.hpp"
@@ -183,4 +184,50 @@ TEST_CASE("mesh: nodes link up, a newer roster spreads from one node, and a remo
     CHECK(at_cim["peers"].size() == 1);  // HQ only: CIB is no longer a peer
     CHECK(peers_up(at_cim) == 1);
   }
+}
+
+TEST_CASE("mesh: a signed hand-over moves every node to a new admin key, also one that was down when it was given") {
+  TestNetwork network("handover");
+  const std::string admin = network.token("admin");
+  RunningNode cim(network, "CIM"), cib(network, "CIB"), hq(network, "HQ");
+  REQUIRE(eventually([&] { return peers_up(status(cim)) == 2 && peers_up(status(hq)) == 2; }));
+  auto old_admin = load_key_file(network.dir() / "keys" / "admin.key");
+  auto new_admin = SecretKey::generate();
+  REQUIRE((old_admin.ok() && new_admin.ok()));
+  const std::string new_hex = to_hex(new_admin.value()->public_key());
+  const std::string body(split_signed_roster(read_file(network.dir() / "roster.toml")).value().body);
+  auto version = [&](int number) {
+    std::string text = body;
+    text.replace(text.find("version = 1"), 11, "version = " + std::to_string(number));
+    return text;
+  };
+  auto parsed = parse_roster(body, "roster");
+  REQUIRE(parsed.ok());
+  const Handover handover = sign_handover(*old_admin.value(), new_admin.value()->public_key(), parsed.value().network);
+
+  cib.stop();  // it misses version 2, the hand-over itself
+  const auto given = post_roster(hq, sign_roster(version(2), *new_admin.value(), handover), admin);
+  REQUIRE(given.status == 200);
+  CHECK(json::parse(given.body)["installed"] == true);
+  REQUIRE(eventually([&] { return status(cim)["roster_version"] == 2; }));
+  CHECK(status(cim)["admin_key"] == new_hex);
+  CHECK(status(hq)["admin_key"] == new_hex);
+
+  // The old key is retired: its rosters are refused, even a newer one.
+  const auto old_key = post_roster(hq, sign_roster(version(3), *old_admin.value()), admin);
+  CHECK(old_key.status == 400);
+  CHECK(json::parse(old_key.body)["message"].get<std::string>().find("no longer trusts") != std::string::npos);
+  // The new key signs version 3, keeping the hand-over; CIB, back on the
+  // old key, takes it from a peer and follows the new key too.
+  REQUIRE(post_roster(hq, sign_roster(version(3), *new_admin.value(), handover), admin).status == 200);
+  cib.start();
+  REQUIRE(eventually([&] { return status(cib)["roster_version"] == 3; }));
+  CHECK(status(cib)["admin_key"] == new_hex);
+  CHECK(eventually([&] { return peers_up(status(cib)) == 2; }));
+  // And it still follows after a restart with its config naming the old key.
+  cib.stop();
+  cib.start();
+  const auto restarted = status(cib);
+  CHECK(restarted["roster_version"] == 3);
+  CHECK(restarted["admin_key"] == new_hex);
 }

@@ -125,6 +125,7 @@ class World {
   void heartbeats(bool on);
   void push_roster(bool revoke);
   void check_revoked_isolated();
+  void check_admin_key();
   void partition();
   void crash_some();
   void forget_wiped(std::size_t wiped);
@@ -144,7 +145,9 @@ class World {
   std::int64_t now_ = start_ms;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::uint64_t order_ = 0;
-  std::unique_ptr<SecretKey> admin_;
+  std::unique_ptr<SecretKey> admin_;    // signs the next roster
+  std::optional<Handover> handover_;     // the first admin key's hand-over to admin_, after version 2
+  PublicKey first_admin_key_{};          // the one every node's config names
   Roster roster_;            // the newest the admin signed
   std::string first_roster_;  // signed text of version 1: what a node starts from
   std::optional<std::size_t> revoked_;  // the centre whose key was revoked
@@ -223,6 +226,7 @@ void World::build() {
   std::array<std::uint8_t, SecretKey::seed_bytes> admin_seed{};
   for (auto& byte : admin_seed) byte = static_cast<std::uint8_t>(rng_());
   admin_ = SecretKey::from_seed(admin_seed).value();
+  first_admin_key_ = admin_->public_key();
   roster_.network = "sim";
   roster_.version = 1;
   for (std::size_t i = 0; i < options_.nodes; ++i) {
@@ -283,7 +287,7 @@ void World::start(std::size_t i) {
   if (!store) return fail(node.name + ": cannot open its store: " + store.error().message());
   Node* raw = &node;
   CoreSettings settings;
-  settings.admin_key = admin_->public_key();
+  settings.admin_key = first_admin_key_;  // as a config written before any hand-over
   settings.roster_text = first_roster_;
   settings.roster_source = "the simulator's roster";
   settings.data_source = node.dir.string();
@@ -545,7 +549,18 @@ void World::push_roster(bool revoke) {
   }
   const std::size_t to =
       candidates[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(candidates.size()) - 1))];
-  const std::string text = sign_roster(format_roster(next), *admin_);
+  if (!handover_) {
+    // Version 2 also hands the admin key over to a new one (node/ROSTER.md
+    // "Admin keys"); version 3 is signed by the new key, keeping the
+    // hand-over. Every member must end trusting the new key, also those
+    // that were down or restarted from a wiped disk (on the first key).
+    std::array<std::uint8_t, SecretKey::seed_bytes> seed{};
+    for (auto& byte : seed) byte = static_cast<std::uint8_t>(rng_());
+    auto next_admin = SecretKey::from_seed(seed).value();
+    handover_ = sign_handover(*admin_, next_admin->public_key(), next.network);
+    admin_ = std::move(next_admin);
+  }
+  const std::string text = sign_roster(format_roster(next), *admin_, handover_);
   auto installed = nodes_[to]->core->install_roster(text);
   if (!installed) return fail(nodes_[to]->name + " refused roster version " + std::to_string(next.version) + ": " +
                               installed.error().message());
@@ -575,6 +590,16 @@ void World::check_revoked_isolated() {
       return fail(nodes_[j]->name + " runs roster version " + std::to_string(nodes_[j]->core->roster().version) +
                   ", not " + std::to_string(report_.roster_version));
   }
+}
+
+// After convergence: every member trusts the admin key of the version it
+// runs, the new one once the hand-over in version 2 survived.
+void World::check_admin_key() {
+  const PublicKey expected = report_.roster_version >= 2 ? admin_->public_key() : first_admin_key_;
+  for (std::size_t j = 0; j < nodes_.size(); ++j)
+    if (j != revoked_ && nodes_[j]->core->admin_key() != expected)
+      return fail(nodes_[j]->name + " trusts admin key " + to_hex(nodes_[j]->core->admin_key()) + ", not " +
+                  to_hex(expected) + " (roster version " + std::to_string(report_.roster_version) + ")");
 }
 
 void World::partition() {
@@ -691,6 +716,7 @@ Report World::run() {
     fail("not converged " + std::to_string(options_.heal_deadline_ms / 1000) +
          " s after healing:" + differences(views(), oracle_, origin_names_));
   if (report_.failure.empty()) check_revoked_isolated();
+  if (report_.failure.empty()) check_admin_key();
   if (report_.failure.empty()) {
     // Traffic at idle: heartbeats and digests only.
     heartbeats(true);

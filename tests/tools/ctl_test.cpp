@@ -69,3 +69,42 @@ TEST_CASE("ctl: every command's --help ends with examples") {
     CHECK(help.output.find("Examples:") != std::string::npos);
   }
 }
+
+TEST_CASE("ctl: roster sign --handover-from hands the old admin key over, and signing again keeps the hand-over") {
+  TestNetwork network("ctlsign");
+  const auto dir = network.dir();
+  const std::string roster = (dir / "roster.toml").string(), old_key = (dir / "keys" / "admin.key").string(),
+                    new_key = (dir / "keys" / "admin2.key").string();
+  const std::string signed_v1 = read_file(dir / "roster.toml");
+  const auto key_at = signed_v1.find("admin_key = \"");
+  REQUIRE(key_at != std::string::npos);
+  const std::string old_public = signed_v1.substr(key_at + 13, 64);
+  REQUIRE(ctl("admin-keygen --out " + new_key).code == 0);
+  auto as_old_key_node = [&](const std::string& file) {
+    return ctl("roster verify --in " + file + " --admin-public-key " + old_public);
+  };
+
+  const std::string handed = (dir / "handed.toml").string();
+  auto signed_over = ctl("roster sign --admin-key " + new_key + " --handover-from " + old_key + " --in " + roster +
+                         " --out " + handed);
+  INFO(signed_over.output);
+  CHECK(signed_over.code == 0);
+  CHECK(signed_over.output.find("handed over from " + old_public) != std::string::npos);
+  auto verified = as_old_key_node(handed);
+  CHECK(verified.code == 0);
+  CHECK(verified.output.find("handed over from " + old_public + " (valid)") != std::string::npos);
+
+  const std::string again = (dir / "again.toml").string();
+  auto resigned = ctl("roster sign --admin-key " + new_key + " --in " + handed + " --out " + again);
+  CHECK(resigned.output.find("keeping the hand-over from " + old_public) != std::string::npos);
+  CHECK(as_old_key_node(again).code == 0);
+
+  // Without the hand-over, a node on the old key refuses the new key's roster.
+  const std::string bare = (dir / "bare.toml").string();
+  REQUIRE(ctl("roster sign --admin-key " + new_key + " --in " + roster + " --out " + bare).code == 0);
+  auto refused = as_old_key_node(bare);
+  CHECK(refused.code == 1);
+  CHECK(refused.output.find("carries no hand-over") != std::string::npos);
+  CHECK(ctl("roster sign --admin-key " + new_key + " --handover-from " + new_key + " --in " + roster + " --out " + bare)
+            .code == 2);
+}
