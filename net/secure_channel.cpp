@@ -134,6 +134,7 @@ struct Handshake::Keys {
   std::array<std::uint8_t, crypto_kx_SECRETKEYBYTES> ephemeral_secret{};
   std::array<std::uint8_t, key_bytes> rx{}, tx{};
   std::array<std::uint8_t, crypto_generichash_BYTES> transcript{};
+  std::array<std::uint8_t, header_bytes> header{};  // our stream's header, sent with our proof
   ~Keys() {
     sodium_memzero(ephemeral_secret.data(), ephemeral_secret.size());
     sodium_memzero(rx.data(), rx.size());
@@ -192,16 +193,20 @@ Handshake::Progress Handshake::receive(std::span<const std::uint8_t> bytes) {
     progress.failed = reason;
     return progress;
   };
-  if (!sent_auth_) {
+  if (!keyed_) {
     if (inbox_.size() < hello_bytes) return progress;
-    if (auto refused = answer_hello(progress.to_send)) return fail(*refused);
+    if (auto refused = answer_hello()) return fail(*refused);
     inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(hello_bytes));
-    sent_auth_ = true;
+    keyed_ = true;
+    // The initiator proves itself first: a responder signs nothing for a
+    // caller that has not shown a member's signature.
+    if (role_ == Role::initiator) seal_auth(progress.to_send);
   }
   if (inbox_.size() < header_bytes + 4) return progress;
   if (get_u32(inbox_.data() + header_bytes) != auth_bytes + tag_bytes) return fail(Reject::garbled_frame);
   if (inbox_.size() < header_bytes + auth_frame_bytes) return progress;
   if (auto refused = check_auth()) return fail(*refused);
+  if (role_ == Role::responder) seal_auth(progress.to_send);
   // Bytes after the handshake are the first frames of the channel.
   channel_->inbox_.assign(inbox_.begin() + static_cast<std::ptrdiff_t>(header_bytes + auth_frame_bytes), inbox_.end());
   inbox_.clear();
@@ -232,7 +237,7 @@ bool Handshake::hash_transcript(std::span<const std::uint8_t> peer_ephemeral) {
   return ok;
 }
 
-std::optional<Reject> Handshake::answer_hello(Bytes& to_send) {
+std::optional<Reject> Handshake::answer_hello() {
   // The hello is compared, not parsed: magic, version and network tag must
   // equal ours byte for byte.
   if (std::memcmp(inbox_.data(), hello_.data(), 4 + 2 + 8) != 0) return Reject::wrong_network;
@@ -259,9 +264,8 @@ std::optional<Reject> Handshake::answer_hello(Bytes& to_send) {
                      crypto_generichash(rx_key.data(), rx_key.size(), keys_->transcript.data(),
                                         keys_->transcript.size(), keys_->rx.data(), keys_->rx.size()) == 0;
   channel_.reset(new Channel());
-  std::array<std::uint8_t, header_bytes> header{};
   const bool pushing = keyed && crypto_secretstream_xchacha20poly1305_init_push(&channel_->state_->push,
-                                                                                header.data(), tx_key.data()) == 0;
+                                                                                keys_->header.data(), tx_key.data()) == 0;
   sodium_memzero(tx_key.data(), tx_key.size());
   std::memcpy(keys_->rx.data(), rx_key.data(), rx_key.size());  // kept until the peer's header arrives
   sodium_memzero(rx_key.data(), rx_key.size());
@@ -269,14 +273,16 @@ std::optional<Reject> Handshake::answer_hello(Bytes& to_send) {
     channel_.reset();
     return Reject::crypto_failure;
   }
+  return std::nullopt;
+}
 
+void Handshake::seal_auth(Bytes& to_send) {
   Bytes auth(self_.key.begin(), self_.key.end());
   const Signature signature = self_.sign(signed_transcript(keys_->transcript, static_cast<std::uint8_t>(role_)));
   auth.insert(auth.end(), signature.begin(), signature.end());
-  to_send.assign(header.begin(), header.end());
+  to_send.assign(keys_->header.begin(), keys_->header.end());
   const Bytes frame = channel_->seal(auth);
   to_send.insert(to_send.end(), frame.begin(), frame.end());
-  return std::nullopt;
 }
 
 std::optional<Reject> Handshake::check_auth() {

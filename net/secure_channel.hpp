@@ -4,12 +4,16 @@
 // the Asio adapter, the simulator and the fuzzers drive the same code.
 // Wire format in net/PROTOCOL.md.
 //
-// Handshake (one round trip, both sides send at once):
+// Handshake (both sides send their hello at once; the initiator proves
+// itself first):
 //   1. hello, plaintext, fixed size: magic "PMSH", protocol version, the
 //      first 8 bytes of BLAKE2b(network id), a fresh crypto_kx public key.
-//   2. after the peer's hello: the secretstream header for our direction,
-//      then one sealed frame holding our Ed25519 public key and our signature
-//      over the transcript (network id, version, both ephemerals) and our role.
+//   2. the proof: the secretstream header for our direction, then one sealed
+//      frame holding our Ed25519 public key and our signature over the
+//      transcript (network id, version, both ephemerals) and our role. The
+//      initiator sends it after the peer's hello; the responder only after
+//      it has checked the initiator's, so an unauthenticated caller never
+//      makes a node sign.
 // The stream keys come from crypto_kx and are bound to the transcript, so a
 // hello changed in flight makes every later frame fail. Nothing but the
 // fixed-size hello is read before it is authenticated; a failure gives the
@@ -125,9 +129,10 @@ class Handshake {
   [[nodiscard]] std::unique_ptr<Channel> take_channel();
 
  private:
-  // The two halves of receive(): the peer's hello (keys, transcript, our
-  // sealed signature to send), then the peer's sealed signature.
-  [[nodiscard]] std::optional<Reject> answer_hello(Bytes& to_send);
+  // The parts of receive(): the peer's hello (keys, transcript, our
+  // stream), our proof (header and sealed signature), the peer's proof.
+  [[nodiscard]] std::optional<Reject> answer_hello();
+  void seal_auth(Bytes& to_send);
   [[nodiscard]] std::optional<Reject> check_auth();
   [[nodiscard]] bool hash_transcript(std::span<const std::uint8_t> peer_ephemeral);
 
@@ -140,7 +145,7 @@ class Handshake {
   std::unique_ptr<Keys> keys_;
   Bytes hello_;
   Bytes inbox_;
-  bool sent_auth_ = false;
+  bool keyed_ = false;  // the peer's hello was taken
   bool done_ = false;
   std::optional<Reject> failed_;
   PublicKey peer_{};

@@ -152,6 +152,44 @@ TEST_CASE("secure_channel: the handshake refuses outsiders, revoked keys, other 
   }
 }
 
+TEST_CASE("secure_channel: a responder signs nothing until the initiator has proved itself a member") {
+  REQUIRE(sodium_ready());
+  Pair pair;
+  int signatures = 0;
+  auto counting = [&] {
+    Signer signer = Signer::of(*pair.b.key);
+    signer.sign = [&, inner = signer.sign](std::span<const std::uint8_t> message) {
+      ++signatures;
+      return inner(message);
+    };
+    return signer;
+  };
+  SECTION("a caller that only sends a hello gets nothing back") {
+    Handshake caller(Handshake::Role::initiator, Signer::of(*pair.a.key), "be", members(pair.roster), std::nullopt);
+    Handshake responder(Handshake::Role::responder, counting(), "be", members(pair.roster), std::nullopt);
+    const auto progress = responder.receive(caller.hello());
+    CHECK(progress.to_send.empty());
+    CHECK_FALSE(progress.failed);
+    CHECK(signatures == 0);
+  }
+  SECTION("a stranger's proof is refused without a signature") {
+    Node stranger;
+    Handshake from(Handshake::Role::initiator, Signer::of(*stranger.key), "be", members(pair.roster), std::nullopt);
+    Handshake to(Handshake::Role::responder, counting(), "be", members(pair.roster), std::nullopt);
+    const auto outcome = run(from, to);
+    CHECK(outcome.responder_failed == Reject::unknown_key);
+    CHECK(signatures == 0);
+  }
+  SECTION("a member's proof is answered with one signature") {
+    Handshake from(Handshake::Role::initiator, Signer::of(*pair.a.key), "be", members(pair.roster), std::nullopt);
+    Handshake to(Handshake::Role::responder, counting(), "be", members(pair.roster), std::nullopt);
+    const auto outcome = run(from, to);
+    CHECK(outcome.initiator_done);
+    CHECK(outcome.responder_done);
+    CHECK(signatures == 1);
+  }
+}
+
 TEST_CASE("secure_channel: a tampered or replayed handshake message fails, and nothing is accepted") {
   REQUIRE(sodium_ready());
   Pair pair;

@@ -48,10 +48,10 @@ std::pair<std::unique_ptr<net::Channel>, std::unique_ptr<net::Channel>> handshak
                            std::nullopt);
   net::Handshake responder(net::Handshake::Role::responder, net::Signer::of(*pair.b), "bench", pair.members,
                            std::nullopt);
-  auto at_responder = responder.receive(initiator.hello());
+  (void)responder.receive(initiator.hello());  // the responder answers only the initiator's proof
   auto at_initiator = initiator.receive(responder.hello());
   auto done_responder = responder.receive(at_initiator.to_send);
-  auto done_initiator = initiator.receive(at_responder.to_send);
+  auto done_initiator = initiator.receive(done_responder.to_send);
   if (!done_responder.done || !done_initiator.done) std::abort();
   return {initiator.take_channel(), responder.take_channel()};
 }
