@@ -97,6 +97,13 @@ inline constexpr double handshake_burst_per_host = 20;
 inline constexpr double handshake_rate_per_prefix_per_s = 40;
 inline constexpr double handshake_burst_per_prefix = 80;
 inline constexpr std::size_t handshake_buckets_max = 4'096;
+// And from every host that is not a member's, together: this bounds what
+// unauthenticated callers can make the io thread spend on key exchanges
+// (about 100 µs each: 200/s is 2 % of a core) however many addresses they
+// have. Members dialling from their roster address are not counted; the
+// burst lets every node of the largest roster dial at once from elsewhere.
+inline constexpr double handshake_rate_total_per_s = 200;
+inline constexpr double handshake_burst_total = 400;
 // A refused peer is logged at most once per this interval.
 inline constexpr std::int64_t rejection_log_interval_ms = 60'000;
 
@@ -235,6 +242,7 @@ static_assert(redial_min_ms < redial_max_ms && redial_max_ms >= handshake_timeou
 // A peer backed off for misbehaving stays off longer than any redial.
 static_assert(misbehaving_backoff_ms > redial_max_ms && peer_strike_window_ms > silence_max_ms);
 static_assert(handshakes_per_host_max <= handshakes_max);
+static_assert(handshake_burst_total >= 2 * roster_nodes_max);
 // The send queue holds at least a few maximal frames.
 static_assert(link_send_queue_bytes_max >= 4 * frame_bytes_max);
 static_assert(api_connections_per_source_max < api_connections_max && event_streams_per_source_max < event_streams_max);

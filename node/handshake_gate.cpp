@@ -14,22 +14,25 @@ constexpr double host_rate = limits::handshake_rate_per_host_per_s;
 constexpr double host_burst = limits::handshake_burst_per_host;
 constexpr double prefix_rate = limits::handshake_rate_per_prefix_per_s;
 constexpr double prefix_burst = limits::handshake_burst_per_prefix;
+constexpr double total_rate = limits::handshake_rate_total_per_s;
+constexpr double total_burst = limits::handshake_burst_total;
 
 double refilled(double tokens, std::int64_t elapsed_ms, double per_second, double burst) {
   return std::min(burst, tokens + static_cast<double>(std::max<std::int64_t>(elapsed_ms, 0)) * per_second / 1000.0);
 }
 }  // namespace
 
-bool HandshakeGate::take(Buckets& buckets, const std::string& id, std::int64_t now_ms, double per_second, double burst) {
+HandshakeGate::Bucket& HandshakeGate::refill(Buckets& buckets, const std::string& id, std::int64_t now_ms,
+                                             double per_second, double burst) {
   auto [it, fresh] = buckets.try_emplace(id, Bucket{burst, now_ms});
   Bucket& bucket = it->second;
-  if (!fresh) {
-    bucket.tokens = refilled(bucket.tokens, now_ms - bucket.at_ms, per_second, burst);
-    bucket.at_ms = now_ms;
-  }
-  if (bucket.tokens < 1.0) return false;
-  bucket.tokens -= 1.0;
-  return true;
+  if (!fresh) refill(bucket, now_ms, per_second, burst);
+  return bucket;
+}
+
+void HandshakeGate::refill(Bucket& bucket, std::int64_t now_ms, double per_second, double burst) {
+  bucket.tokens = refilled(bucket.tokens, now_ms - bucket.at_ms, per_second, burst);
+  bucket.at_ms = now_ms;
 }
 
 void HandshakeGate::prune(Buckets& buckets, std::int64_t now_ms, double per_second, double burst) {
@@ -50,9 +53,22 @@ HandshakeGate::Verdict HandshakeGate::admit(const std::string& host, const std::
   if (!room) return Verdict::rate_limited;
   if (open_from_host >= limits::handshakes_per_host_max) return Verdict::slots_full;
   if (open >= limits::handshakes_max && !member) return Verdict::slots_full;
-  // A member's host shares its prefix with nobody it should suffer for.
-  if (!take(hosts_, host, now_ms, host_rate, host_burst)) return Verdict::rate_limited;
-  if (!member && !take(prefixes_, prefix, now_ms, prefix_rate, prefix_burst)) return Verdict::rate_limited;
+  // Every bucket the handshake counts against must have a token, and only
+  // then is one taken from each: a refusal spends nothing. A member's host
+  // shares its prefix, and the strangers' total, with nobody it should
+  // suffer for.
+  Bucket& from_host = refill(hosts_, host, now_ms, host_rate, host_burst);
+  if (member) {
+    if (from_host.tokens < 1.0) return Verdict::rate_limited;
+    from_host.tokens -= 1.0;
+    return Verdict::admit;
+  }
+  Bucket& from_prefix = refill(prefixes_, prefix, now_ms, prefix_rate, prefix_burst);
+  refill(total_, now_ms, total_rate, total_burst);
+  if (from_host.tokens < 1.0 || from_prefix.tokens < 1.0 || total_.tokens < 1.0) return Verdict::rate_limited;
+  from_host.tokens -= 1.0;
+  from_prefix.tokens -= 1.0;
+  total_.tokens -= 1.0;
   return Verdict::admit;
 }
 

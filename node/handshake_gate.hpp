@@ -6,8 +6,11 @@
 // make a node spend much on them, nor hold every slot so that members
 // cannot link. At accept, before anything is read:
 //   - each source host, and each /24 (IPv4) or /64 (IPv6) prefix, has a
-//     token bucket of handshakes (limits::handshake_rate_*); past it the
-//     connection is closed at once (handshake_rate);
+//     token bucket of handshakes (limits::handshake_rate_*), and all hosts
+//     that are not members' share one more, so the io thread's time on
+//     unauthenticated key exchanges is bounded however many addresses call;
+//     past any of them the connection is closed at once (handshake_rate),
+//     and a refused connection spends no token;
 //   - at most limits::handshakes_max handshakes run at once, at most
 //     limits::handshakes_per_host_max from one host (handshake_slots_full);
 //   - a host that the roster lists as a member's address keeps its own
@@ -21,6 +24,8 @@
 #include <map>
 #include <set>
 #include <string>
+
+#include "crdt/limits.hpp"
 
 namespace placemesh {
 
@@ -50,14 +55,16 @@ class HandshakeGate {
     std::int64_t at_ms = 0;
   };
   using Buckets = std::map<std::string, Bucket>;
-  // Refills the bucket to `now_ms` and takes a token if it has one.
-  static bool take(Buckets& buckets, const std::string& id, std::int64_t now_ms, double per_second, double burst);
+  // The bucket of `id` refilled to `now_ms` (a new one is full).
+  static Bucket& refill(Buckets& buckets, const std::string& id, std::int64_t now_ms, double per_second, double burst);
+  static void refill(Bucket& bucket, std::int64_t now_ms, double per_second, double burst);
   // Drops the buckets that are full again (they hold nothing a new one
   // would not), so a sweep over many sources leaves no trace.
   static void prune(Buckets& buckets, std::int64_t now_ms, double per_second, double burst);
 
   std::set<std::string> member_hosts_;
   Buckets hosts_, prefixes_;
+  Bucket total_{limits::handshake_burst_total, 0};  // every host that is not a member's
 };
 
 }  // namespace placemesh

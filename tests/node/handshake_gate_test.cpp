@@ -3,6 +3,7 @@
 #include "node/handshake_gate.hpp"
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 
 #include "crdt/limits.hpp"
 
@@ -58,11 +59,43 @@ TEST_CASE("handshake_gate: a sweep over more sources than the tables hold leaves
   gate.set_member_hosts({"10.1.0.1"});
   int refused = 0;
   for (std::size_t i = 0; i < 3 * limits::handshake_buckets_max; ++i) {
-    const std::string host = "fd00:" + std::to_string(i / 60'000) + ":" + std::to_string(i % 60'000) + "::1";
+    char host_text[40];
+    std::snprintf(host_text, sizeof host_text, "fd00:%zx:%zx::1", i >> 16, i & 0xffff);
+    const std::string host = host_text;  // each in a /64 of its own
     refused += gate.admit(host, HandshakeGate::prefix_of(host), 0, 0, 0) != Verdict::admit;
   }
   CHECK(refused > 0);
   CHECK(gate.admit("10.1.0.1", "10.1.0.0/24", 0, 0, 0) == Verdict::admit);
   // Once the buckets are full again they are dropped, and new sources get in.
   CHECK(gate.admit("fd00:ffff::1", "fd00:ffff:0:0::/64", 60'000, 0, 0) == Verdict::admit);
+}
+
+TEST_CASE("handshake_gate: strangers together get at most the node's total, members' hosts are not counted") {
+  HandshakeGate gate;
+  gate.set_member_hosts({"10.1.0.1"});
+  int admitted = 0;
+  for (int i = 0; i < 1'000; ++i) {  // each from a /24 of its own
+    const std::string host = "10." + std::to_string(100 + i / 250) + "." + std::to_string(i % 250) + ".1";
+    admitted += gate.admit(host, HandshakeGate::prefix_of(host), 0, 0, 0) == Verdict::admit;
+  }
+  CHECK(admitted == static_cast<int>(limits::handshake_burst_total));
+  CHECK(gate.admit("10.1.0.1", "10.1.0.0/24", 0, 0, 0) == Verdict::admit);
+  // A second later the total's rate again, whoever asks.
+  admitted = 0;
+  for (int i = 0; i < 1'000; ++i) {
+    const std::string host = "10." + std::to_string(110 + i / 250) + "." + std::to_string(i % 250) + ".1";
+    admitted += gate.admit(host, HandshakeGate::prefix_of(host), 1'000, 0, 0) == Verdict::admit;
+  }
+  CHECK(admitted == static_cast<int>(limits::handshake_rate_total_per_s));
+}
+
+TEST_CASE("handshake_gate: a connection refused by its prefix spends none of its host's tokens") {
+  HandshakeGate gate;
+  // Other hosts of the /24 use up the prefix's bucket.
+  for (int host = 2; host < 2 + static_cast<int>(limits::handshake_burst_per_prefix); ++host)
+    REQUIRE(gate.admit("192.0.2." + std::to_string(host), "192.0.2.0/24", 0, 0, 0) == Verdict::admit);
+  for (int i = 0; i < 50; ++i) CHECK(gate.admit("192.0.2.1", "192.0.2.0/24", 0, 0, 0) == Verdict::rate_limited);
+  // Half a second later the prefix has 20 tokens again and the host its
+  // whole burst (had the refusals spent its tokens, it would have 5).
+  CHECK(admitted_in_a_row(gate, "192.0.2.1", 500) == static_cast<int>(limits::handshake_burst_per_host));
 }
