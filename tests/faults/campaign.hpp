@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/faults/cluster.hpp"
+#include "tests/faults/victim_watch.hpp"
 #include "tests/faults/workload.hpp"
 
 namespace placemesh::faults {
@@ -40,6 +41,13 @@ struct StepResult {
   // Set by steps that wait for the oracle while their fault is still on.
   std::optional<double> under_fault_ms;
   std::uint64_t acknowledged = 0, retried = 0, replays_checked = 0;
+  // For an attack: what the attacker sent and how fast, what the victim
+  // refused and counted, and how the victim fared (tests/faults/victim_watch).
+  struct Attack {
+    std::string victim, attacker, refused;
+    VictimFigures figures;
+  };
+  std::optional<Attack> attack;
 
   void check(bool ok, const std::string& what, const std::string& otherwise) {
     (ok ? held : failed).push_back(ok ? what : otherwise);

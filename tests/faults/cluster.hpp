@@ -50,6 +50,8 @@ class Cluster {
   [[nodiscard]] test::Namespaces& spaces() { return *spaces_; }
   [[nodiscard]] tools::FaultProxy& proxy(const std::string& node) { return *proxies_.at(node); }
   [[nodiscard]] tools::Url url(const std::string& node) const { return network_->node(node).url(); }
+  // The running node's process (for its CPU time).
+  [[nodiscard]] pid_t pid(const std::string& node) const { return daemons_.at(node)->pid(); }
   [[nodiscard]] const std::string& token(const std::string& name) const { return network_->token(name); }
   // An operator token of CIM with the node's default budget of changes.
   static constexpr const char* loop_token = "cim-desk-loop";

@@ -26,9 +26,11 @@
 
 #include "crdt/limits.hpp"
 #include "net/identity.hpp"
+#include "net/secure_channel.hpp"
 #include "node/roster_signature.hpp"
 #include "tests/faults/campaign.hpp"
 #include "tests/faults/hostile.hpp"
+#include "tests/support/handshake_flood.hpp"
 #include "tools/lab/bench_common.hpp"
 
 using namespace placemesh;
@@ -418,7 +420,18 @@ void run_schedule(Campaign& c) {
                    "boards still differ after CIV's clock was put right: " + c.last_differences());
          });
 
+  // Watches a victim's CPU and an honest dispatcher's board reads while an
+  // attack runs; the figures go into the report's table of attacks.
+  const auto watch = [&](const std::string& victim) {
+    return std::make_unique<VictimWatch>(cluster.pid(victim), cluster.url(victim), cluster.token("viewer"));
+  };
+  const auto attacked = [](StepResult& r, const std::string& victim, VictimWatch& watching, std::string attacker,
+                           std::string refused) {
+    r.attack = StepResult::Attack{victim, std::move(attacker), std::move(refused), watching.stop()};
+  };
+
   c.step("garbage, oversize and replayed frames against every node's gossip port", [&](StepResult& r) {
+    const auto watching = watch("CIM");
     const std::uint64_t wrong_before = cluster.rejections("wrong_network"),
                         garbled_before = cluster.rejections("garbled_frame"),
                         oversize_before = cluster.rejections("oversize_frame");
@@ -451,6 +464,10 @@ void run_schedule(Campaign& c) {
     const auto wrong = cluster.rejections("wrong_network") - wrong_before,
                garbled = cluster.rejections("garbled_frame") - garbled_before,
                oversize = cluster.rejections("oversize_frame") - oversize_before;
+    attacked(r, "CIM (one of the 7 targets)",  *watching,
+             std::to_string(attempts) + " hostile connections, 4 per node, one after another",
+             std::to_string(wrong) + " wrong_network, " + std::to_string(garbled) + " garbled_frame, " +
+                 std::to_string(oversize) + " oversize_frame (all nodes)");
     r.check(wrong >= 7 && garbled >= 14 && oversize >= 7,
             "refused and counted: " + std::to_string(wrong) + " wrong_network (garbage), " + std::to_string(garbled) +
                 " garbled_frame (replayed sessions, forged frames), " + std::to_string(oversize) +
@@ -470,6 +487,7 @@ void run_schedule(Campaign& c) {
     const std::uint64_t before = cluster.rejections("unknown_key");
     auto stranger = SecretKey::generate();
     if (!stranger) throw std::runtime_error(stranger.error().message());
+    const auto watching = watch("CIM");
     int closed = 0;
     for (int round = 0; round < 3; ++round)
       for (const auto& node : everyone)
@@ -477,6 +495,8 @@ void run_schedule(Campaign& c) {
                                public_key_of(cluster, node), AfterHandshake::nothing, milliseconds(3'000))
                       .closed_by_peer;
     const auto refused = cluster.rejections("unknown_key") - before;
+    attacked(r, "CIM (one of the 7 targets)", *watching, "21 handshakes with a key not in the roster, one after another",
+             std::to_string(refused) + " unknown_key (all nodes); CIM signed none of them");
     r.check(closed == 21 && refused >= 21,
             "21/21 handshakes refused as unknown_key and closed",
             std::to_string(closed) + "/21 closed, " + std::to_string(refused) + " counted as unknown_key");
@@ -492,6 +512,7 @@ void run_schedule(Campaign& c) {
                                garbled_before = cluster.rejections("garbled_message");
            const auto member = secret_key_of(cluster, spare_hq);
            const auto flood = epoch_flood(*member, 1'100);
+           const auto watching = watch("CIM");
            const Exchange exchange = member_sends(gossip_of(cluster, "CIM"), cluster.plan().network, *member,
                                                   public_key_of(cluster, "CIM"), flood, fault / 2);
            r.check(exchange.note == "2 of 2 messages sent on a link" && !exchange.closed_by_peer,
@@ -504,6 +525,8 @@ void run_schedule(Campaign& c) {
                        std::to_string(over) + " heartbeats, counted as quota_exceeded",
                    "CIM counted " + std::to_string(cluster.rejections("quota_exceeded") - quota_before) +
                        " quota_exceeded refusals, not " + std::to_string(over));
+           attacked(r, "CIM", *watching, "1,100 signed heartbeats of 1,100 epochs, sent at once on one link",
+                    std::to_string(cluster.rejections("quota_exceeded") - quota_before) + " quota_exceeded");
            Campaign::hold(fault / 2);
            int whole = 0;
            for (const auto& node : everyone) whole += cluster.links_up(node) >= 6 ? 1 : 0;  // HQ2 is down, or still closing
@@ -527,6 +550,7 @@ void run_schedule(Campaign& c) {
            const auto expires = std::chrono::system_clock::now() + 2 * fault;
            const std::int64_t expires_ms =
                std::chrono::duration_cast<milliseconds>(expires.time_since_epoch()).count();
+           const auto watching = watch("CIM");
            const Exchange exchange =
                member_sends(gossip_of(cluster, "CIM"), cluster.plan().network, *member, public_key_of(cluster, "CIM"),
                             hold_flood(*member, "CIM/men", holds, expires_ms), fault / 4);
@@ -548,6 +572,9 @@ void run_schedule(Campaign& c) {
              return count;
            };
            const auto held = await([&] { return boards_reserving(limits::open_holds_per_pool_max) == 7; }, fault);
+           attacked(r, "CIM", *watching, "600 signed holds, sent at once on one link",
+                    std::to_string(cluster.rejections("quota_exceeded") - quota_before) +
+                        " quota_exceeded (open_holds, against HQ2)");
            const auto status = cluster.get("CIM", "/v1/status");
            const std::uint64_t counted = status ? (*status)["quota_refusals"].value("HQ2", nlohmann::json::object())
                                                       .value("open_holds", std::uint64_t{0})
@@ -581,12 +608,16 @@ void run_schedule(Campaign& c) {
                                forged_before = cluster.rejections("bad_signature");
            const auto member = secret_key_of(cluster, spare_hq);
            const auto sent = Clock::now();
+           const auto watching = watch("CIM");
            const Exchange exchange =
                member_sends(gossip_of(cluster, "CIM"), cluster.plan().network, *member, public_key_of(cluster, "CIM"),
                             misbehaving_member(*member, 20), fault);
            const double closed_ms = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
            const std::uint64_t unasked = cluster.rejections("unasked_delta") - unasked_before,
                                forged = cluster.rejections("bad_signature") - forged_before;
+           attacked(r, "CIM", *watching, "forged records and unasked-for deltas as fast as the link takes them",
+                    std::to_string(forged) + " bad_signature, " + std::to_string(unasked) +
+                        " unasked_delta, then the link closed (misbehaving_peer)");
            r.check(exchange.closed_by_peer && cluster.rejections("misbehaving_peer") - backoffs_before == 1,
                    "CIM closed HQ2's link " + seconds_text(closed_ms) + " after it was dialled, at the 32nd refusal (" +
                        std::to_string(forged) + " bad_signature, " + std::to_string(unasked) +
@@ -677,6 +708,7 @@ void run_schedule(Campaign& c) {
     std::map<int, int> answers;
     int retry_after_missing = 0;
     std::vector<double> probe_ms;
+    const auto watching = watch("CIM");
     const auto start = Clock::now();
     for (int i = 0; i < 3'000; ++i) {
       const auto outcome = loop.request("POST", "/v1/pools/CIM/men/release", body, cluster.token(Cluster::loop_token));
@@ -691,6 +723,9 @@ void run_schedule(Campaign& c) {
       }
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    attacked(r, "CIM", *watching, "3,000 releases by one operator token at " + fixed(3'000 / seconds, 0) + "/s",
+             std::to_string(answers[429]) + " answered 429 (rate_limited), " + std::to_string(answers[409]) +
+                 " 409 (nothing to release)");
     const auto after = status_of();
     const auto delta = [&](const char* pointer) {
       const nlohmann::json::json_pointer at(pointer);
@@ -737,6 +772,7 @@ void run_schedule(Campaign& c) {
     const auto refused_before = cluster.get("CIM", "/v1/status").value_or(nlohmann::json::object())
                                     .value("/api_refused/connections_per_source"_json_pointer, std::uint64_t{0});
     const Endpoint api{cluster.spaces().address("CIM"), api_port};
+    const auto watching = watch("CIM");
     SlowClients spread(api, 300, 100, spread_sources);
     SlowClients crowd(api, 200, 0, {crowd_source});
     // Each probe has its own 5 s deadline: a node starved by the stalled
@@ -756,6 +792,9 @@ void run_schedule(Campaign& c) {
       Campaign::hold(milliseconds(200));
     }
     const int probes = static_cast<int>(latencies_ms.size());
+    attacked(r, "CIM", *watching, "600 HTTP connections held open from 5 addresses (100 sending a byte a second)",
+             "connections past " + std::to_string(limits::api_connections_per_source_max) +
+                 " per source closed at accept (connections_per_source)");
     const std::string spread_ms = probes == 0 ? std::string("no probe ran")
                                               : "median " + fixed(bench::median(latencies_ms), 0) + " ms, slowest " +
                                                     fixed(bench::percentile(latencies_ms, 1.0), 0) + " ms";
@@ -781,6 +820,69 @@ void run_schedule(Campaign& c) {
                 milliseconds(10'000));
     r.check(closed == opened, "CIM closed all " + std::to_string(closed) + " after its 15 s read limit",
             "CIM closed " + std::to_string(closed) + " of " + std::to_string(opened) + " stalled connections");
+  });
+
+  c.step("a handshake flood: 16 addresses hold 192 connections to the gossip port of the node every other node dials, "
+         "each sending a stranger's hello and reopened as soon as it is closed; a centre restarts meanwhile",
+         [&](StepResult& r) {
+    // Every peer dials the node whose key sorts last; its handshake slots
+    // are what a flood would take. Members' hosts keep slots of their own
+    // and the strangers share one budget (node/handshake_gate, issue 15).
+    std::string victim = everyone.front();
+    for (const auto& node : everyone)
+      if (public_key_of(cluster, node) > public_key_of(cluster, victim)) victim = node;
+    const std::string member = victim == "CIB" ? "CIH" : "CIB";  // a centre, restarted under the flood
+    std::vector<std::string> sources;
+    for (int host = 110; host < 126; ++host) sources.push_back(cluster.spaces().add_address("ctl", host));
+    auto stranger = SecretKey::generate();
+    if (!stranger) throw std::runtime_error(stranger.error().message());
+    const net::Handshake caller(net::Handshake::Role::initiator, net::Signer::of(*stranger.value()),
+                                cluster.plan().network, [](const PublicKey&) { return net::KeyStatus::unknown; },
+                                std::nullopt);
+    const auto refused_at_accept = [&] {
+      return cluster.rejections("handshake_slots_full") + cluster.rejections("handshake_rate");
+    };
+    const std::uint64_t refused_before = refused_at_accept(), timeouts_before = cluster.rejections("handshake_timeout");
+    const auto watching = watch(victim);
+    const Endpoint to = gossip_of(cluster, victim);
+    std::optional<double> relinked_ms;
+    std::uint64_t opened = 0;
+    {
+      test::HandshakeFlood flood(to.host, to.port, sources, 12, caller.hello());
+      (void)await([&] { return refused_at_accept() > refused_before; }, fault);
+      const auto restarted = Clock::now();
+      cluster.stop(member);
+      cluster.start(member);
+      if (await([&] { return cluster.links_up(member) >= 6; }, milliseconds(30'000)))
+        relinked_ms = std::chrono::duration<double, std::milli>(Clock::now() - restarted).count();
+      Campaign::hold(fault / 2);
+      opened = flood.opened();
+    }
+    const std::uint64_t refused = refused_at_accept() - refused_before,
+                        timeouts = cluster.rejections("handshake_timeout") - timeouts_before;
+    attacked(r, victim, *watching,
+             std::to_string(opened) + " connections from 16 addresses, 12 held from each, each with a hello",
+             std::to_string(refused) + " refused at accept (handshake_slots_full, handshake_rate), " +
+                 std::to_string(timeouts) + " handshake_timeout; " + victim + " signed none of them");
+    const auto figures = watching->stop();
+    r.check(relinked_ms.has_value(),
+            member + ", restarted under the flood, had its 6 links up again after " +
+                seconds_text(relinked_ms.value_or(0)),
+            member + " did not get its 6 links back within 30 s of its restart under the flood");
+    r.check(opened > 192 && refused > 0,
+            "the flood kept coming (" + std::to_string(opened) + " connections opened), and " + victim +
+                " refused " + std::to_string(refused) + " at accept",
+            "the flood opened " + std::to_string(opened) + " connections and " + std::to_string(refused) +
+                " were refused at accept");
+    r.check(figures.probes > 0 && figures.answered == figures.probes,
+            victim + " answered " + std::to_string(figures.answered) + "/" + std::to_string(figures.probes) +
+                " board reads meanwhile",
+            victim + " answered " + std::to_string(figures.answered) + "/" + std::to_string(figures.probes) +
+                " board reads meanwhile");
+    int whole = 0;
+    for (const auto& node : everyone) whole += cluster.links_up(node) >= 6 ? 1 : 0;
+    r.check(whole == 7, "7/7 nodes have their 6 links after the flood",
+            std::to_string(whole) + "/7 nodes have their 6 links after the flood");
   });
 }
 
@@ -840,6 +942,22 @@ std::string report(const Campaign& c, bool quick, double total_s, const std::str
                                                       : std::string("—");
     out << "| " << step.number << " | " << escape(step.fault) << " | " << escape(held_text) << " | " << converged
         << " | " << step.acknowledged << " |\n";
+  }
+  out << "\n## Attacks: the victim's side\n\n"
+         "For each step that attacks a node: what the attacker sent, what was refused and counted, the CPU the "
+         "victim's placemeshd used over the attack (of one core, from /proc, including its ordinary work: the "
+         "writers run throughout), and an honest dispatcher's board reads at the victim meanwhile (one every "
+         "100 ms, each with a 5 s deadline). Reported, not judged: the machine is shared and noisy; speed is "
+         "measured in BENCHMARKS.md.\n\n"
+         "| # | victim | attacker | refused and counted | watched | victim CPU | board reads answered | board p99 |\n"
+         "|---:|---|---|---|---:|---:|---:|---:|\n";
+  for (const auto& step : c.results()) {
+    if (!step.attack) continue;
+    const auto& a = *step.attack;
+    out << "| " << step.number << " | " << escape(a.victim) << " | " << escape(a.attacker) << " | "
+        << escape(a.refused) << " | " << fixed(a.figures.seconds, 1) << " s | " << fixed(a.figures.cpu_percent, 0)
+        << " % | " << a.figures.answered << "/" << a.figures.probes << " | " << fixed(a.figures.p99_ms, 1)
+        << " ms |\n";
   }
   out << "\nNot covered here, and where it is: reordering and duplication of single messages (the deterministic "
          "simulator, `docs/simulator.md`); a SIGKILL in the middle of a group commit (`tests/node/crash_test.cpp`); "

@@ -1,20 +1,17 @@
 // The mesh between real placemeshd processes on loopback: links come up,
 // a newer roster handed to one node reaches the others, a removed node loses
 // its links, and the roster API refuses what it must.
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
-#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "crdt/limits.hpp"
 #include "net/identity.hpp"
 #include "node/roster.hpp"
 #include "node/roster_signature.hpp"
+#include "tests/support/handshake_flood.hpp"
 #include "tests/support/test_network.hpp"
 #include "tools/lab/bench_common.hpp"
 
@@ -44,52 +41,6 @@ std::string roster_field(const TestNetwork& network, const std::string& node, co
   return roster.substr(value, roster.find('"', value) - value);
 }
 
-// Connections to a gossip port from `sources`, `per_source` of each held
-// open without a word (each handshake slot they get is held to its
-// timeout), reopened as soon as the node closes one, until destroyed.
-class HandshakeFlood {
- public:
-  HandshakeFlood(std::uint16_t port, std::vector<std::string> sources, int per_source)
-      : thread_([this, port, sources = std::move(sources), per_source] {
-          std::vector<std::pair<std::string, int>> open;
-          while (!stop_) {
-            for (const auto& source : sources) {
-              int from_source = 0;
-              for (const auto& [host, fd] : open) from_source += host == source;
-              for (; from_source < per_source; ++from_source) {
-                const int fd = bench::connect_tcp("127.0.0.1", port, source);
-                if (fd < 0) break;
-                ++opened_;
-                open.emplace_back(source, fd);
-              }
-            }
-            std::erase_if(open, [](const auto& entry) {
-              pollfd p{entry.second, POLLIN, 0};
-              char sink[256];
-              if (::poll(&p, 1, 0) <= 0) return false;
-              const auto got = ::recv(entry.second, sink, sizeof sink, MSG_DONTWAIT);
-              if (got > 0) return false;  // its hello: the slot is held
-              ::close(entry.second);
-              return true;
-            });
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-          }
-          for (const auto& [host, fd] : open) ::close(fd);
-        }) {}
-  ~HandshakeFlood() {
-    stop_ = true;
-    thread_.join();
-  }
-  HandshakeFlood(const HandshakeFlood&) = delete;
-  HandshakeFlood& operator=(const HandshakeFlood&) = delete;
-  [[nodiscard]] std::uint64_t opened() const { return opened_; }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> opened_{0};
-  std::thread thread_;
-};
-
 }  // namespace
 
 TEST_CASE("mesh: a handshake flood from 16 loopback addresses neither locks a member out nor stalls the API") {
@@ -107,7 +58,7 @@ TEST_CASE("mesh: a handshake flood from 16 loopback addresses neither locks a me
   const auto port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
   std::vector<std::string> sources;
   for (int i = 2; i < 18; ++i) sources.push_back("127.0.0." + std::to_string(i));
-  HandshakeFlood flood(port, sources, 12);  // 192 connections held: three times the shared slots
+  HandshakeFlood flood("127.0.0.1", port, sources, 12);  // 192 connections held: three times the shared slots
 
   auto refused = [&] {
     const json rejections = status(*nodes[victim])["rejections"];
