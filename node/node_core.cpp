@@ -29,16 +29,16 @@ Status same_network(const Roster& file, const Roster& installed, const CoreSetti
                                           settings.data_source + " belongs to network \"" + installed.network + "\"");
 }
 
-// The config names an admin key that neither signed nor was handed the
-// installed roster, and that this node never trusted: the administrator
-// replaced a lost or stolen admin key (docs/deploy.md §5). The roster file,
+// The config names an admin key that neither signed the installed roster nor
+// was handed it over by the key that did, and that this node never trusted:
+// the administrator replaced a lost or stolen admin key (docs/deploy.md §5). The roster file,
 // signed by the new key, is taken whatever its version; the key that signed
 // the installed roster is retired.
 Result<Chosen> recover(Store& store, const CoreSettings& settings, Roster file, const Roster& installed,
                        AdminTrust trust) {
   const std::vector<PublicKey> before = trust.retired_keys();
   const PublicKey old = trust.current();
-  trust.trust(settings.admin_key);
+  trust.trust(CheckedRoster{settings.admin_key, std::nullopt});
   auto signer = trust.check(settings.roster_text, file.network, settings.roster_source);
   if (!signer) return signer.error();
   trust.trust(signer.value());
@@ -65,9 +65,9 @@ Result<Chosen> choose_roster(Store& store, const CoreSettings& settings) {
   if (!installed_text) return installed_text.error();
   if (!installed_text.value()) {
     AdminTrust trust(settings.admin_key, retired.value());
-    auto signer = trust.check(settings.roster_text, file.network, settings.roster_source);
-    if (!signer) return signer.error();
-    trust.trust(signer.value());
+    auto checked = trust.check(settings.roster_text, file.network, settings.roster_source);
+    if (!checked) return checked.error();
+    trust.trust(checked.value());
     spdlog::info("installing roster version {}", file.version);
     if (auto status = install(store, settings.roster_text, trust, retired.value()); !status) return status.error();
     return Chosen{std::move(given).value(), settings.roster_text, std::move(trust)};
@@ -80,10 +80,13 @@ Result<Chosen> choose_roster(Store& store, const CoreSettings& settings) {
   auto parts = split_signed_roster(installed_signed);
   if (!parts) return make_error(Code::bad_config, source + ": " + parts.error().message());
   const PublicKey installed_signer = parts.value().admin_key;
-  // It was checked when it was installed; checked again for a store changed since.
-  if (auto status = verify_roster(installed_signed, installed_signer, source); !status) return status.error();
   AdminTrust trust(installed_signer, retired.value());
-  const bool handed_over = parts.value().handover && parts.value().handover->from == settings.admin_key;
+  // It was checked when it was installed; checked again (signature and
+  // hand-over) for a store changed since.
+  auto installed_check = trust.check(installed_signed, installed.value().network, source);
+  if (!installed_check) return installed_check.error();
+  trust.trust(installed_check.value());  // retires the key its hand-over replaces
+  const bool handed_over = installed_check.value().replaces == settings.admin_key;
   if (settings.admin_key != installed_signer) {
     if (!trust.retired(settings.admin_key) && !handed_over)
       return recover(store, settings, std::move(given).value(), installed.value(), std::move(trust));

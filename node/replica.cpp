@@ -36,8 +36,8 @@ Replica::Replica(Roster roster, std::string roster_text, const SecretKey& key, s
 Result<bool> Replica::install_roster(const std::string& text, AdminTrust& trust) {
   auto roster = parse_roster(text, "offered roster");
   if (!roster) return roster.error();
-  auto signer = trust.check(text, roster.value().network, "offered");
-  if (!signer) return signer.error();
+  auto checked = trust.check(text, roster.value().network, "offered");
+  if (!checked) return checked.error();
   if (roster.value().network != roster_.network)
     return make_error(Code::bad_config, "an offered roster is for network \"" + roster.value().network +
                                             "\", this node is in \"" + roster_.network + "\"");
@@ -52,12 +52,13 @@ Result<bool> Replica::install_roster(const std::string& text, AdminTrust& trust)
   batch.roster = text;
   const PublicKey previous_admin = trust.current();
   AdminTrust next = trust;
-  if (next.trust(signer.value())) batch.retired_admin_keys = next.retired_keys();
+  next.trust(checked.value());
+  if (next.retired_keys() != trust.retired_keys()) batch.retired_admin_keys = next.retired_keys();
   if (auto status = store_->write(std::move(batch)); !status) return status.error();
-  if (trust.trust(signer.value()))
+  if (trust.trust(checked.value()))
     spdlog::warn("roster version {} hands the admin key over from {} to {}: rosters signed by the old key are "
                  "refused from now on; set admin_public_key in the config to the new key",
-                 roster.value().version, to_hex(previous_admin), to_hex(signer.value()));
+                 roster.value().version, to_hex(previous_admin), to_hex(checked.value().signer));
   spdlog::info("installed roster version {} (was {}): {} nodes, {} revoked", roster.value().version, roster_.version,
                roster.value().nodes.size(), roster.value().revoked.size());
   roster_ = std::move(roster).value();

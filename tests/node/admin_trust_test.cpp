@@ -33,10 +33,11 @@ TEST_CASE("admin_trust: a roster signed by a new key with the trusted key's hand
   CHECK(split_signed_roster(handed).value().handover == handover);
 
   AdminTrust trust(old_admin->public_key());
-  CHECK(trust.check(sign_roster(text, *old_admin), "be", "r").value() == old_admin->public_key());
-  auto signer = trust.check(handed, "be", "r");
-  REQUIRE(signer.ok());
-  CHECK(signer.value() == new_admin->public_key());
+  CHECK(trust.check(sign_roster(text, *old_admin), "be", "r").value().signer == old_admin->public_key());
+  auto checked = trust.check(handed, "be", "r");
+  REQUIRE(checked.ok());
+  CHECK(checked.value().signer == new_admin->public_key());
+  CHECK(checked.value().replaces == old_admin->public_key());
 
   // Refused: no hand-over, a hand-over by a key this node does not trust,
   // one for another network, one to another key.
@@ -52,13 +53,20 @@ TEST_CASE("admin_trust: a roster signed by a new key with the trusted key's hand
   CHECK_THAT(refused(trust, sign_roster(text, *new_admin, sign_handover(*old_admin, new_admin->public_key(), "nl"))),
              Catch::Contains("not valid for network \"be\""));
   CHECK_THAT(refused(trust, sign_roster(text, *thief, handover)), Catch::Contains("not valid"));
+  // The [signature] table is outside the signed bytes: hand-over lines
+  // added in transit to a roster the trusted key signed are refused, not
+  // ignored, so they can never name a key as replaced.
+  std::string forged = sign_roster(text, *old_admin);
+  forged += "handover_from = \"" + to_hex(new_admin->public_key()) + "\"\nhandover_value = \"" +
+            std::string(128, 'a') + "\"\n";
+  CHECK_THAT(refused(trust, forged), Catch::Contains("its hand-over from"));
   std::string tampered = handed;
   tampered.replace(tampered.find("design = 110"), 12, "design = 999");
   CHECK_THAT(refused(trust, tampered), Catch::Contains("does not match"));
 
   // After the hand-over the old key is retired: its rosters, and its
   // hand-overs to anyone else, are refused.
-  CHECK(trust.trust(new_admin->public_key()) == old_admin->public_key());
+  CHECK(trust.trust(checked.value()) == old_admin->public_key());
   CHECK(trust.current() == new_admin->public_key());
   CHECK(trust.retired(old_admin->public_key()));
   CHECK(trust.check(handed, "be", "r").ok());
@@ -81,4 +89,17 @@ TEST_CASE("admin_trust: a hand-over line without its partner is a malformed sign
   auto parts = split_signed_roster(handed);
   REQUIRE_FALSE(parts.ok());
   CHECK_THAT(parts.error().message(), Catch::Contains("or neither"));
+}
+
+TEST_CASE("admin_trust: a node that never trusted the old key still retires it when it takes a hand-over roster") {
+  REQUIRE(sodium_ready());
+  const auto old_admin = key(), new_admin = key(), node = key();
+  const std::string handed = sign_roster(roster_text(node->public_key(), "be", 2), *new_admin,
+                                         sign_handover(*old_admin, new_admin->public_key(), "be"));
+  AdminTrust trust(new_admin->public_key());  // first started on the new key
+  auto checked = trust.check(handed, "be", "r");
+  REQUIRE(checked.ok());
+  CHECK_FALSE(trust.trust(checked.value()).has_value());  // the trusted key did not change
+  CHECK(trust.retired(old_admin->public_key()));
+  CHECK_FALSE(trust.check(sign_roster(roster_text(node->public_key(), "be", 3), *old_admin), "be", "r").ok());
 }
