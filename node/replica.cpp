@@ -50,15 +50,15 @@ Result<bool> Replica::install_roster(const std::string& text, AdminTrust& trust)
                           "; sign the next roster with a version at most that far ahead (node/ROSTER.md)");
   Batch batch;
   batch.roster = text;
-  const PublicKey previous_admin = trust.current();
-  AdminTrust next = trust;
-  next.trust(checked.value());
+  AdminTrust next = trust;  // taken only once the roster is durable
+  const auto replaced = next.trust(checked.value());
   if (next.retired_keys() != trust.retired_keys()) batch.retired_admin_keys = next.retired_keys();
   if (auto status = store_->write(std::move(batch)); !status) return status.error();
-  if (trust.trust(checked.value()))
+  trust = std::move(next);
+  if (replaced)
     spdlog::warn("roster version {} hands the admin key over from {} to {}: rosters signed by the old key are "
                  "refused from now on; set admin_public_key in the config to the new key",
-                 roster.value().version, to_hex(previous_admin), to_hex(checked.value().signer));
+                 roster.value().version, to_hex(*replaced), to_hex(checked.value().signer));
   spdlog::info("installed roster version {} (was {}): {} nodes, {} revoked", roster.value().version, roster_.version,
                roster.value().nodes.size(), roster.value().revoked.size());
   roster_ = std::move(roster).value();

@@ -1,6 +1,5 @@
 #include "node/api/metrics.hpp"
 #include "node/api/resources.hpp"
-#include "node/roster_signature.hpp"
 
 namespace placemesh::api {
 
@@ -10,20 +9,12 @@ std::optional<MeshStatus> mesh_status(const Context& context) {
   return context.mesh ? std::optional(context.mesh->status()) : std::nullopt;
 }
 
-// The admin key this node takes rosters from: the one that signed the
-// installed roster (node/admin_trust.hpp).
-std::string admin_key_of(const std::string& roster_text) {
-  auto parts = split_signed_roster(roster_text);
-  return parts && parts.value().signed_ ? to_hex(parts.value().admin_key) : std::string{};
-}
-
 nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, const std::optional<MeshStatus>& mesh) {
   const ReplicaStatus status = replica.status();
   nlohmann::json json = {{"node", status.node},
                          {"role", role_name(replica.role())},
                          {"network", replica.roster().network},
                          {"roster_version", replica.roster().version},
-                         {"admin_key", admin_key_of(replica.roster_text())},
                          {"origin", to_string(status.origin)},
                          {"public_key", to_hex(status.origin.key)},
                          {"epoch", status.origin.epoch},
@@ -107,6 +98,7 @@ void get_metrics(const Context& context, const Call&, const Reply& reply) {
 
 void get_status(const Context& context, const Call&, const Reply& reply) {
   nlohmann::json json = status_document(context.replica, context.started_ms, mesh_status(context));
+  json["admin_key"] = to_hex(context.core.admin_key());  // the key rosters are taken from
   nlohmann::json api_refused = nlohmann::json::object();
   for (const char* why : {"rate_limited", "connections_per_source", "streams_per_source"}) api_refused[why] = 0;
   for (const auto& [why, count] : context.counters.refused) api_refused[why] = count;
