@@ -145,6 +145,12 @@ inline constexpr std::size_t store_probe_bytes = 64 << 10;
 // turned away. A tenth of the map, at least 64 KiB.
 inline constexpr std::size_t store_local_margin_divisor = 10;
 inline constexpr std::size_t store_local_margin_min_bytes = 64 << 10;
+// What one record from a peer is taken to need in the map until its batch
+// is committed and the room asked again: a record of the largest size with
+// its seq index entry (most need a third of it). Peers' batches queue for
+// the writer thread, so the room they will take is counted when they are
+// taken, not after: a burst of large messages cannot run past the margin.
+inline constexpr std::size_t store_record_bytes_estimate = 1'024;
 // After a commit the writer thread polls its queue this long before it
 // sleeps: waking a sleeping thread costs tens of microseconds on a VM, a
 // tenth of a commit (BENCHMARKS.md).
@@ -229,6 +235,7 @@ static_assert(roster_nodes_max * epochs_per_key_max <= digest_origins_max);
 static_assert(digest_origins_max * 96 + digest_cloud_seqs_max * 8 <= frame_bytes_max / 2);
 // What one node key can make a node hold: its keys, each of the largest size.
 static_assert(keys_per_key_max * record_bytes_max <= key_bytes_max);
+static_assert(record_bytes_max < store_record_bytes_estimate);
 // Every pool of a centre can have its fields and its open holds.
 static_assert(pools_per_centre_max * (open_holds_per_pool_max + 16) <= keys_per_key_max);
 // One origin's full cloud fits a digest.

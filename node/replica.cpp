@@ -117,9 +117,14 @@ void Replica::persist_received(const std::vector<Record>& added, const std::set<
   const Digest& digest = ledger_.digest();
   for (const auto& origin : origins)
     if (auto found = digest.find(origin); found != digest.end()) batch.knowledge.emplace_back(origin, found->second);
+  const std::size_t estimate = batch.records.size() * limits::store_record_bytes_estimate;
+  peer_bytes_in_flight_ += estimate;
   ++in_flight_;
-  store_->submit(std::move(batch), [this](Status status) {
-    post_([this, status = std::move(status)] { batch_done(status); });
+  store_->submit(std::move(batch), [this, estimate](Status status) {
+    post_([this, estimate, status = std::move(status)] {
+      peer_bytes_in_flight_ -= estimate;
+      batch_done(status);
+    });
   });
 }
 

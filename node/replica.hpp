@@ -164,6 +164,7 @@ class Replica final : public GossipHost {
   [[nodiscard]] std::size_t margin_bytes() const;
   void update_room();
   [[nodiscard]] bool room_for_peers(std::size_t records);
+  void set_room_short(bool short_now);
   // `probe`: also ask a full store whether it has room again (the
   // heartbeat); otherwise only grow a map that a reload asked for.
   void try_resume(bool probe);
@@ -197,7 +198,9 @@ class Replica final : public GossipHost {
   std::uint64_t refusals_unaudited_ = 0;
   std::uint64_t durable_seq_ = 0;  // the highest own seq known to be committed
   std::size_t room_bytes_ = 0;     // left in the map, as last asked (update_room)
-  bool room_short_ = false;        // room_bytes_ < margin_bytes(): records from peers are refused
+  // What peers' batches not yet committed may take (store_record_bytes_estimate each record).
+  std::size_t peer_bytes_in_flight_ = 0;
+  bool room_short_ = false;        // records from peers are refused (node/store_room.cpp)
   std::uint64_t refused_for_room_ = 0;
   std::size_t wanted_map_bytes_ = 0;  // grow_store's latest wish
   bool resume_refusal_logged_ = false;  // "still read-only" once per read-only spell, not every heartbeat

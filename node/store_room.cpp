@@ -7,9 +7,11 @@
 // once when the map was grown (placemeshd on SIGHUP), whether a write fits
 // again: a disk that was freed or a bigger map ends the read-only state.
 //
-// Records from peers are refused while less than margin_bytes() is left in
-// the map, so a peer's flood cannot take the last room this centre needs to
-// record its own admissions; they are counted, and peers send them again.
+// Records from peers are refused when what they would take (counted as
+// limits::store_record_bytes_estimate each, with the peers' batches still
+// waiting for the writer) leaves less than margin_bytes() in the map, so a
+// peer's flood cannot take the last room this centre needs to record its own
+// admissions; they are counted, and peers send them again.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -24,21 +26,37 @@ std::size_t Replica::margin_bytes() const {
 }
 
 void Replica::update_room() {
-  const std::size_t margin = margin_bytes();
   room_bytes_ = store_->room_bytes();
-  const bool short_now = room_bytes_ < margin;
-  if (short_now != room_short_)
-    short_now ? spdlog::warn("store: {} KiB left in the map of {} MiB, less than the {} KiB kept for this node's own "
-                             "operations: records from peers are refused until the map is grown (store.map_size_mb)",
-                             room_bytes_ >> 10, store_->stats().map_bytes >> 20, margin >> 10)
-              : spdlog::info("store: {} KiB left in the map: records from peers are taken again", room_bytes_ >> 10);
-  room_short_ = short_now;
+  // Once short, peers' records are taken again only when a whole frame of
+  // them fits above the margin: near the edge, small pushes taken and large
+  // answers refused in turn would say so in the log at every round.
+  const std::size_t reserved = margin_bytes() + peer_bytes_in_flight_ +
+                               (room_short_ ? limits::records_per_frame_max * limits::store_record_bytes_estimate : 0);
+  set_room_short(room_bytes_ < reserved);
 }
 
 bool Replica::room_for_peers(std::size_t records) {
-  if (!room_short_) return true;
+  // The room of batches taken but not yet committed is counted now: they
+  // wait for the writer thread, and room_bytes_ does not know them yet.
+  if (!room_short_ &&
+      room_bytes_ >= margin_bytes() + peer_bytes_in_flight_ + records * limits::store_record_bytes_estimate)
+    return true;
+  set_room_short(true);
   refused_for_room_ += records;
   return false;
+}
+
+void Replica::set_room_short(bool short_now) {
+  if (short_now == room_short_) return;
+  room_short_ = short_now;
+  if (short_now)
+    spdlog::warn("store: {} KiB left in the map of {} MiB ({} KiB of it for records from peers not yet written), "
+                 "near the {} KiB kept for this node's own operations: records from peers are refused until the "
+                 "map is grown (store.map_size_mb)",
+                 room_bytes_ >> 10, store_->stats().map_bytes >> 20, peer_bytes_in_flight_ >> 10,
+                 margin_bytes() >> 10);
+  else
+    spdlog::info("store: {} KiB left in the map: records from peers are taken again", room_bytes_ >> 10);
 }
 
 void Replica::grow_store(std::size_t map_bytes) {

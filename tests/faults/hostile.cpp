@@ -126,7 +126,14 @@ Exchange member_sends(const Endpoint& to, const std::string& network, const Secr
   exchange.connected = true;
   if (auto channel = shake_hands(fd, network, self, node_key, until, exchange)) {
     std::size_t sent = 0;
-    for (const auto& message : messages) if (bench::send_all(fd, channel->seal(message))) ++sent;
+    const auto started = Clock::now();
+    for (const auto& message : messages) {
+      const auto sealed = channel->seal(message);
+      if (!bench::send_all(fd, sealed)) continue;
+      ++sent;
+      exchange.bytes_sent += sealed.size();
+    }
+    exchange.send_seconds = std::chrono::duration<double>(Clock::now() - started).count();
     exchange.note = std::to_string(sent) + " of " + std::to_string(messages.size()) + " messages sent on a link";
     // Read (and drop) what the node sends until it closes or the hold ends.
     std::vector<std::uint8_t> ignored;
@@ -176,6 +183,24 @@ std::vector<Bytes> hold_flood(const SecretKey& key, const std::string& pool, std
     Record record{Origin{key.public_key(), stolen_epoch}, 2 + i, Hlc{now_ms, 0},
                   reservation_key(pool, "stolen-" + std::to_string(i)),
                   Reservation{ReservationState::held, 1, expires_at_ms, "stolen"}, {}};
+    sign_record(record, key);
+    records.push_back(std::move(record));
+  }
+  return records_messages(records);
+}
+
+std::vector<Bytes> key_flood(const SecretKey& key, const std::string& pool, std::uint64_t first_seq,
+                             std::size_t count) {
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::vector<Record> records;
+  records.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string reference = "filler-" + std::to_string(i) + "-";
+    reference.resize(limits::reservation_reference_bytes_max, 'x');
+    Record record{Origin{key.public_key(), stolen_epoch}, first_seq + i, Hlc{now_ms, 0},
+                  reservation_key(pool, reference),
+                  Reservation{ReservationState::cancelled, 1, now_ms, reference}, {}};
     sign_record(record, key);
     records.push_back(std::move(record));
   }

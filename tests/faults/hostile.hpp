@@ -29,6 +29,10 @@ struct Exchange {
   bool connected = false;
   bool closed_by_peer = false;      // the node closed it (EOF or reset) within the deadline
   std::size_t bytes_received = 0;   // what the node sent before closing (its hello, say)
+  // member_sends: the sealed bytes written on the link, and how long the
+  // writes took (the kernel's buffers fill, so this is the rate the node took them at).
+  std::size_t bytes_sent = 0;
+  double send_seconds = 0;
   std::string note;
 };
 
@@ -75,6 +79,13 @@ inline constexpr std::uint64_t stolen_epoch = 0x15'0015;
 // in stolen_epoch from seq 2: a stolen dispatcher key holding every place.
 [[nodiscard]] std::vector<Bytes> hold_flood(const SecretKey& key, const std::string& pool, std::size_t holds,
                                             std::int64_t expires_at_ms);
+
+// Records messages carrying `count` correctly signed reservations of `key`
+// in `pool`, each already cancelled and with the longest reference there
+// is, in stolen_epoch from `first_seq`: keys that count toward no board and
+// no open-hold quota, only toward the store (and the key quota).
+[[nodiscard]] std::vector<Bytes> key_flood(const SecretKey& key, const std::string& pool, std::uint64_t first_seq,
+                                           std::size_t count);
 
 // What a member gone bad sends that no honest member does: `count` records
 // messages, each one heartbeat of `key` whose signature does not verify,

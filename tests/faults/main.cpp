@@ -429,6 +429,14 @@ void run_schedule(Campaign& c) {
                            std::string refused) {
     r.attack = StepResult::Attack{victim, std::move(attacker), std::move(refused), watching.stop()};
   };
+  // The attacker's rate: what one link took, and how long writing it took
+  // (the socket's buffers fill, so a long flood runs at the victim's pace).
+  const auto sent_text = [](const Exchange& exchange, std::size_t records) {
+    const double seconds = std::max(exchange.send_seconds, 1e-4);
+    return fixed(static_cast<double>(exchange.bytes_sent) / 1e3, 0) + " KB written in " +
+           fixed(exchange.send_seconds * 1e3, 1) + " ms (" + fixed(static_cast<double>(records) / seconds, 0) +
+           " records/s) on one link";
+  };
 
   c.step("garbage, oversize and replayed frames against every node's gossip port", [&](StepResult& r) {
     const auto watching = watch("CIM");
@@ -525,7 +533,7 @@ void run_schedule(Campaign& c) {
                        std::to_string(over) + " heartbeats, counted as quota_exceeded",
                    "CIM counted " + std::to_string(cluster.rejections("quota_exceeded") - quota_before) +
                        " quota_exceeded refusals, not " + std::to_string(over));
-           attacked(r, "CIM", *watching, "1,100 signed heartbeats of 1,100 epochs, sent at once on one link",
+           attacked(r, "CIM", *watching, "1,100 signed heartbeats of 1,100 epochs, " + sent_text(exchange, 1'100),
                     std::to_string(cluster.rejections("quota_exceeded") - quota_before) + " quota_exceeded");
            Campaign::hold(fault / 2);
            int whole = 0;
@@ -572,7 +580,7 @@ void run_schedule(Campaign& c) {
              return count;
            };
            const auto held = await([&] { return boards_reserving(limits::open_holds_per_pool_max) == 7; }, fault);
-           attacked(r, "CIM", *watching, "600 signed holds, sent at once on one link",
+           attacked(r, "CIM", *watching, "600 signed holds, " + sent_text(exchange, holds),
                     std::to_string(cluster.rejections("quota_exceeded") - quota_before) +
                         " quota_exceeded (open_holds, against HQ2)");
            const auto status = cluster.get("CIM", "/v1/status");
@@ -891,6 +899,85 @@ void run_schedule(Campaign& c) {
     r.check(whole == 7, "7/7 nodes have their 6 links after the flood",
             std::to_string(whole) + "/7 nodes have their 6 links after the flood");
   });
+
+  c.step("a member gone bad fills a centre's store: CAR's server is seized and its key sends CIB 20,000 valid "
+         "reservation keys while CIB's map has 4 MiB to spare; CIB's desk keeps recording in the margin, then the map "
+         "is grown by a reload",
+         [&](StepResult& r) {
+    // Every key is valid and within CAR's quotas (cancelled holds count
+    // toward no open-hold quota), so only room stops them: once less than a
+    // tenth of the map is left, records from peers are refused and the rest
+    // is kept for the centre's own operations (node/store_room, issue 15).
+    // CAR's own node is down (seized): its link would otherwise replace the
+    // thief's, which uses the same key.
+    constexpr std::size_t keys = 20'000;
+    const auto status_of = [&] { return cluster.get("CIB", "/v1/status").value_or(nlohmann::json::object()); };
+    const std::size_t used = status_of()["store"].value("used_bytes", std::size_t{0});
+    const std::size_t map_mb = (used >> 20) + 4;
+    c.pause("CIB");
+    cluster.stop("CIB");
+    cluster.append_config("CIB", "[store]\nmap_size_mb = " + std::to_string(map_mb) + "\n");
+    cluster.start("CIB");
+    c.writer("CIB").resume();
+    c.pause("CAR");
+    cluster.stop("CAR");
+    (void)await([&] { return cluster.links_up("CIB") >= 5; }, timing.converge);
+    const auto before = status_of();
+    const auto thief = secret_key_of(cluster, "CAR");
+    const std::string pool = cluster.pools_of("CAR").front().id;
+    const auto watching = watch("CIB");
+    const Exchange exchange = member_sends(gossip_of(cluster, "CIB"), cluster.plan().network, *thief,
+                                           public_key_of(cluster, "CIB"), key_flood(*thief, pool, 1, keys), fault / 4);
+    const auto short_of_room = await(
+        [&] { return status_of().value("state", std::string()).starts_with("short of room"); }, timing.converge);
+    r.check(!exchange.closed_by_peer && exchange.note.ends_with("messages sent on a link") && short_of_room,
+            "20,000 cancelled holds in " + pool + ", signed with CAR's key in an epoch of the thief's own, sent on a "
+            "link to CIB; CIB went short of room (map " +
+                std::to_string(map_mb) + " MiB)",
+            "the flood did not make CIB short of room: " + exchange.note +
+                (exchange.closed_by_peer ? ", and CIB closed the link" : ""));
+    // The centre's desk records admissions while the thief is refused.
+    c.add_fillers("CIB", 1, 50);
+    Campaign::hold(milliseconds(2'000));
+    const auto desk = c.remove_fillers();
+    r.acknowledged += desk.acknowledged;
+    const auto during = status_of();
+    const std::uint64_t refused =
+        during["store"].value("records_refused_for_room", std::uint64_t{0}) -
+        before["store"].value("records_refused_for_room", std::uint64_t{0});
+    attacked(r, "CIB", *watching,
+             "20,000 signed reservation keys, " + sent_text(exchange, keys),
+             std::to_string(refused) + " records refused for room (peers' too, resent later)");
+    r.check(desk.acknowledged > 0 && desk.store_full == 0 && desk.violations.empty() && desk.unknown == 0 &&
+                during.value("state", std::string()).starts_with("short of room") && refused > 0,
+            "while short of room, CIB acknowledged " + std::to_string(desk.acknowledged) +
+                " admissions of its desk, none refused, and refused " + std::to_string(refused) +
+                " records from peers (" + std::to_string(during["store"].value("margin_bytes", std::uint64_t{0}) >> 10) +
+                " KiB kept for its own operations)",
+            std::to_string(desk.acknowledged) + " admissions acknowledged, " + std::to_string(desk.store_full) +
+                " refused with 507, " + std::to_string(desk.unknown) + " unknown; CIB's state \"" +
+                during.value("state", std::string()) + "\", " + std::to_string(refused) + " refused for room" +
+                (desk.violations.empty() ? std::string() : ": " + desk.violations.front()));
+    int whole = 0;
+    for (const auto& node : everyone) whole += node == "CAR" || cluster.links_up(node) >= 5 ? 1 : 0;
+    r.check(whole == 7, "the 6 running nodes kept their links to each other",
+            std::to_string(whole - 1) + "/6 running nodes kept their 5 links to each other");
+    cluster.start("CAR");
+    c.writer("CAR").resume();
+    // The operator grows the map and reloads: the same process takes
+    // records from peers again, and the boards converge.
+    cluster.restore_config("CIB");
+    cluster.reload("CIB");
+    const auto taken = await([&] { return status_of().value("state", std::string()) == "ok"; }, timing.converge);
+    const auto after = status_of();
+    const bool same_process = after.value("uptime_ms", std::int64_t{0}) > before.value("uptime_ms", std::int64_t{0}) &&
+                              after.value("epoch", nlohmann::json()) == before.value("epoch", nlohmann::json());
+    r.check(taken.has_value() && same_process,
+            "after the reload (map " + std::to_string(after["store"].value("map_bytes", std::size_t{0}) >> 20) +
+                " MiB) CIB took records from peers again " + seconds_text(taken.value_or(0)) +
+                " later, in the same process",
+            "after the reload CIB's state stayed \"" + after.value("state", std::string()) + "\"");
+  });
 }
 
 std::string escape(std::string text) {
@@ -915,7 +1002,7 @@ std::string report(const Campaign& c, bool quick, double total_s, const std::str
       << "Written by `sudo ./tests/faults/run.sh` (the program is `placemesh-faults`, `tests/faults/`); "
       << "do not edit by hand.\n\n"
       << "Seven real `placemeshd` processes — HQ and the six closed centres of DESIGN §1 — plus HQ2, a spare "
-         "headquarters node whose key steps 15 to 17 use as a stolen one and step 18 revokes, each in its own network namespace (a veth to a bridge in a "
+         "headquarters node whose key steps 15 to 17 use as a stolen one and step 18 revokes (step 22 steals CAR's), each in its own network namespace (a veth to a bridge in a "
          "namespace of its own; a fault proxy in front of every gossip port). At every centre a writer records "
          "admissions, releases, blocks, unblocks and operational capacity at 20 operations a second on its own node, "
          "and keeps an oracle of what the node acknowledged. A request with an unknown outcome (timeout, reset, node "

@@ -207,3 +207,40 @@ TEST_CASE("replica: near a full map peers' records are refused, local admissions
   CHECK(f.replica->board().centres[0].pools[0].occupied == acknowledged + 1);
   CHECK(f.replica->board().centres[1].pools[0].occupied == static_cast<std::int64_t>(seq));
 }
+
+TEST_CASE("replica: a burst of large messages from a peer is refused before it runs past the margin, not after") {
+  REQUIRE(sodium_ready());
+  // What a stolen key sends (campaign step 22): frames of valid new keys,
+  // one after another, faster than the writer thread commits them. The room
+  // is asked again only after a commit, so without counting the batches
+  // still waiting, every frame saw the same room and the map filled.
+  Fixture f(std::size_t{2} << 20);
+  const std::size_t margin = f.replica->status().margin_bytes;
+  std::uint64_t seq = 0;
+  std::size_t batches = 0, taken = 0;
+  for (int frame = 0; frame < 12; ++frame) {
+    std::vector<Record> records;
+    for (std::size_t i = 0; i < limits::records_per_frame_max; ++i) {
+      std::string reference = "flood-" + std::to_string(seq) + "-";
+      reference.resize(limits::reservation_reference_bytes_max, 'x');
+      Record record{Origin{f.other->public_key(), 1}, ++seq, Hlc{f.now_ms, 0}, reservation_key("CIB/men", reference),
+                    Reservation{ReservationState::cancelled, 1, f.now_ms, reference}, {}};
+      sign_record(record, *f.other);
+      records.push_back(std::move(record));
+    }
+    const auto received = f.replica->receive_records(records);
+    if (!received.added.empty()) ++batches;
+    taken += received.added.size();
+  }
+  f.run_completions(batches);
+  const auto status = f.replica->status();
+  INFO("took " << taken << " of " << seq << " records; " << status.room_bytes << " bytes left, margin " << margin);
+  CHECK(taken > 0);
+  CHECK(status.writable);  // the old code: MDB_MAP_FULL, read-only
+  CHECK(status.refused_for_room == seq - taken);
+  CHECK(status.state.find("short of room") == 0);
+  CHECK(status.room_bytes >= margin);
+  // The margin is the centre's: its desk records admissions into it.
+  for (int serial = 1; serial <= 50; ++serial) REQUIRE_FALSE(admit(f, serial).has_value());
+  CHECK(f.replica->board().centres[0].pools[0].occupied == 50);
+}
