@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "net/link_codec.hpp"
 #include "net/record_signing.hpp"
 #include "net/secure_channel.hpp"
+#include "node/clock.hpp"
 #include "tools/lab/bench_common.hpp"
 
 namespace placemesh::faults {
@@ -162,8 +164,7 @@ std::vector<Bytes> records_messages(const std::vector<Record>& records) {
 
 std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs) {
   std::vector<Record> records;
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::int64_t now_ms = wall_now_ms();
   std::mt19937_64 random(static_cast<std::uint64_t>(now_ms));
   for (std::size_t i = 0; i < epochs; ++i) {
     Record record{Origin{key.public_key(), i == 0 ? stolen_epoch : random()}, 1, Hlc{now_ms, 0}, heartbeat_key(),
@@ -174,42 +175,44 @@ std::vector<Bytes> epoch_flood(const SecretKey& key, std::size_t epochs) {
   return records_messages(records);
 }
 
-std::vector<Bytes> hold_flood(const SecretKey& key, const std::string& pool, std::size_t holds,
-                              std::int64_t expires_at_ms) {
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+namespace {
+// Reservations of `key` in `pool`, in stolen_epoch from `first_seq`, each
+// of one place, signed: the i-th has id `id(i)`, and `reference` (the id
+// when empty).
+std::vector<Bytes> reservations(const SecretKey& key, const std::string& pool, std::uint64_t first_seq,
+                                std::size_t count, ReservationState state, std::int64_t expires_at_ms,
+                                const std::function<std::string(std::size_t)>& id, const std::string& reference) {
   std::vector<Record> records;
-  for (std::size_t i = 0; i < holds; ++i) {
-    Record record{Origin{key.public_key(), stolen_epoch}, 2 + i, Hlc{now_ms, 0},
-                  reservation_key(pool, "stolen-" + std::to_string(i)),
-                  Reservation{ReservationState::held, 1, expires_at_ms, "stolen"}, {}};
+  records.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string name = id(i);
+    Record record{Origin{key.public_key(), stolen_epoch}, first_seq + i, Hlc{wall_now_ms(), 0},
+                  reservation_key(pool, name),
+                  Reservation{state, 1, expires_at_ms, reference.empty() ? name : reference}, {}};
     sign_record(record, key);
     records.push_back(std::move(record));
   }
   return records_messages(records);
+}
+}  // namespace
+
+std::vector<Bytes> hold_flood(const SecretKey& key, const std::string& pool, std::size_t holds,
+                              std::int64_t expires_at_ms) {
+  return reservations(key, pool, 2, holds, ReservationState::held, expires_at_ms,
+                      [](std::size_t i) { return "stolen-" + std::to_string(i); }, "stolen");
 }
 
 std::vector<Bytes> key_flood(const SecretKey& key, const std::string& pool, std::uint64_t first_seq,
                              std::size_t count) {
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::vector<Record> records;
-  records.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
+  return reservations(key, pool, first_seq, count, ReservationState::cancelled, wall_now_ms(), [](std::size_t i) {
     std::string reference = "filler-" + std::to_string(i) + "-";
     reference.resize(limits::reservation_reference_bytes_max, 'x');
-    Record record{Origin{key.public_key(), stolen_epoch}, first_seq + i, Hlc{now_ms, 0},
-                  reservation_key(pool, reference),
-                  Reservation{ReservationState::cancelled, 1, now_ms, reference}, {}};
-    sign_record(record, key);
-    records.push_back(std::move(record));
-  }
-  return records_messages(records);
+    return reference;
+  }, "");
 }
 
 std::vector<Bytes> misbehaving_member(const SecretKey& key, std::size_t count) {
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::int64_t now_ms = wall_now_ms();
   std::mt19937_64 random(static_cast<std::uint64_t>(now_ms) ^ 0x5eed);
   std::vector<Bytes> messages;
   for (std::size_t i = 0; i < count; ++i) {

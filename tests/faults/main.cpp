@@ -905,9 +905,9 @@ void run_schedule(Campaign& c) {
          "is grown by a reload",
          [&](StepResult& r) {
     // Every key is valid and within CAR's quotas (cancelled holds count
-    // toward no open-hold quota), so only room stops them: once less than a
-    // tenth of the map is left, records from peers are refused and the rest
-    // is kept for the centre's own operations (node/store_room, issue 15).
+    // toward no open-hold quota), so only room stops them: records from
+    // peers that would reach into the last tenth of the map are refused, and
+    // that tenth is kept for the centre's own operations (node/store_room).
     // CAR's own node is down (seized): its link would otherwise replace the
     // thief's, which uses the same key.
     constexpr std::size_t keys = 20'000;
