@@ -61,6 +61,13 @@ inline constexpr std::size_t delta_overhead_bytes = 64 << 10;
 inline constexpr std::size_t roster_message_overhead_bytes = 4 << 10;
 
 // --- links (net/link, net/gossip, node/mesh) --------------------------------
+// Messages from a peer of at least this size have their records'
+// signatures checked off the io thread (node/inbound_verifier): about ten
+// records or more. Smaller ones are checked at once.
+inline constexpr std::size_t inbound_check_bytes_min = 4 << 10;
+// Bytes of one link's messages waiting for that check; past it the link is
+// not read from until half of it is taken, and TCP slows the peer.
+inline constexpr std::size_t inbound_queue_bytes_max = 8 << 20;
 // Bytes queued to one peer before the link is closed as too slow.
 inline constexpr std::size_t link_send_queue_bytes_max = 8 << 20;
 inline constexpr std::size_t link_read_chunk_bytes = 64 << 10;

@@ -37,12 +37,21 @@ void Link::begin() {
 }
 
 void Link::read() {
+  reading_ = true;
   socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
+    self->reading_ = false;
     if (!self->open_) return;
     if (ec) return self->fail(std::nullopt, ec == asio::error::eof ? "closed by peer" : ec.message());
     self->received(std::span(self->buffer_).first(n));
-    if (self->open_) self->read();
+    if (self->open_ && !self->paused_) self->read();
   });
+}
+
+void Link::pause_reading() { paused_ = true; }
+
+void Link::resume_reading() {
+  paused_ = false;
+  if (open_ && !reading_) read();
 }
 
 void Link::received(std::span<const std::uint8_t> bytes) {

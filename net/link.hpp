@@ -54,12 +54,19 @@ class Link : public std::enable_shared_from_this<Link> {
   bool send(std::span<const std::uint8_t> message);
   // Closes the connection; `down` is called once, with `why`.
   void close(const std::string& why);
+  // Stops taking bytes from the socket until resume_reading(): what the peer
+  // sends then waits in the kernel, and TCP slows the peer (a receiver that
+  // cannot keep up, node/inbound_verifier). A read already under way still
+  // completes: at most limits::link_read_chunk_bytes more are delivered.
+  void pause_reading();
+  void resume_reading();
 
   [[nodiscard]] bool is_up() const { return channel_ != nullptr && open_; }
   [[nodiscard]] const PublicKey& peer() const { return peer_; }
   [[nodiscard]] const std::string& remote() const { return remote_; }
   [[nodiscard]] Handshake::Role role() const { return settings_.role; }
   [[nodiscard]] std::uint64_t dropped() const { return dropped_; }
+  [[nodiscard]] bool reading_paused() const { return paused_; }
 
  private:
   Link(asio::ip::tcp::socket socket, Settings settings, LinkEvents& events);
@@ -82,6 +89,8 @@ class Link : public std::enable_shared_from_this<Link> {
   std::deque<Bytes> outbox_;
   std::size_t outbox_bytes_ = 0;
   bool writing_ = false;
+  bool reading_ = false;  // an async read is outstanding
+  bool paused_ = false;
   bool open_ = true;
   std::uint64_t dropped_ = 0;
 };

@@ -1,5 +1,7 @@
 #include "net/record_signing.hpp"
 
+#include <sodium.h>
+
 #include <cstring>
 #include <string_view>
 
@@ -28,6 +30,17 @@ void sign_record(Record& record, const SecretKey& key) {
 
 bool record_signature_valid(const Record& record) {
   return verify(record.origin.key, signed_bytes(record), record.signature);
+}
+
+RecordPrint record_print(const Record& record) {
+  const Bytes message = signed_bytes(record);
+  RecordPrint print{};
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, print.size());
+  crypto_generichash_update(&state, message.data(), message.size());
+  crypto_generichash_update(&state, record.signature.data(), record.signature.size());
+  crypto_generichash_final(&state, print.data(), print.size());
+  return print;
 }
 
 }  // namespace placemesh

@@ -99,6 +99,10 @@ void IntakePath::heard(const Record& record) {
   if (!inserted) at->second = std::max(at->second, record.hlc.wall_ms);
 }
 
+bool IntakePath::vouched(const Record& record) const {
+  return vouched_ != nullptr && !vouched_->empty() && vouched_->contains(record_print(record));
+}
+
 std::optional<std::int64_t> IntakePath::last_heard_ms(const PublicKey& key) const {
   if (auto found = last_heard_.find(key); found != last_heard_.end()) return found->second;
   return std::nullopt;
@@ -204,7 +208,7 @@ IntakePath::Taken IntakePath::records(const std::vector<Record>& records) {
         have != nullptr && (have->seq > record.seq || *have == record))
       continue;
     if (own_echo(record, received)) continue;
-    if (auto status = admissible(record, roster_); !status) {
+    if (auto status = admissible(record, roster_, vouched(record)); !status) {
       received.refused.push_back(status.error());
       continue;
     }
@@ -287,7 +291,7 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
         ok = false;
         break;
       }
-      if (auto status = admissible(record, roster_); !status) {
+      if (auto status = admissible(record, roster_, vouched(record)); !status) {
         received.refused.push_back(status.error());
         ok = false;
         break;

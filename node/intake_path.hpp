@@ -27,6 +27,7 @@
 #include "crdt/limits.hpp"
 #include "crdt/writer.hpp"
 #include "net/gossip.hpp"
+#include "net/record_signing.hpp"
 #include "node/roster.hpp"
 
 namespace placemesh {
@@ -76,6 +77,10 @@ class IntakePath {
   [[nodiscard]] const QuotaRefusals& quota_refusals() const { return quota_refusals_; }
   // The ledger was replaced in place (the replica reloaded its store).
   void ledger_replaced();
+  // Records whose signatures were checked elsewhere (node/inbound_verifier),
+  // by print: while set, such a record is not checked again. Set around one
+  // message's intake and cleared after it.
+  void vouch(const std::set<RecordPrint>* checked) { vouched_ = checked; }
 
  private:
   [[nodiscard]] bool own_echo(const Record& record, Received& received) const;
@@ -109,6 +114,7 @@ class IntakePath {
   [[nodiscard]] std::string name_of(const Origin& origin) const;
   void equivocation(const Error& error, const char* where);
   void heard(const Record& record);
+  [[nodiscard]] bool vouched(const Record& record) const;
 
   Ledger& ledger_;
   const Roster& roster_;
@@ -119,6 +125,7 @@ class IntakePath {
   std::map<PublicKey, std::int64_t> last_heard_;  // the newest stamp taken of each node key
   std::map<std::pair<PublicKey, std::string>, std::multiset<std::int64_t>> open_holds_;
   QuotaRefusals quota_refusals_;
+  const std::set<RecordPrint>* vouched_ = nullptr;
 };
 
 }  // namespace placemesh

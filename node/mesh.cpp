@@ -17,14 +17,27 @@ Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key)
     : io_(io), config_(config), key_(key), acceptor_(io), accept_timer_(io), tick_timer_(io) {
   events_.up = [this](const std::shared_ptr<net::Link>& link) { on_up(link); };
   events_.message = [this](const std::shared_ptr<net::Link>& link, net::Bytes message) {
-    auto found = links_.find(link->peer());
-    if (found != links_.end() && found->second.link == link) core_->gossip().message(link->peer(), message);
+    if (inbound_) inbound_->message(link, std::move(message));
   };
   events_.down = [this](const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason,
                         const std::string& why) { on_down(link, reason, why); };
 }
 
 Mesh::~Mesh() { stop(); }
+
+void Mesh::deliver(const std::shared_ptr<net::Link>& link, const net::Bytes& message,
+                   const InboundVerifier::Vouched* vouched) {
+  auto found = links_.find(link->peer());
+  if (found == links_.end() || found->second.link != link) return;
+  // The records whose signatures the verifier checked are not checked again.
+  Replica& replica = core_->replica();
+  replica.vouch(vouched);
+  struct Unvouch {
+    Replica& replica;
+    ~Unvouch() { replica.vouch(nullptr); }
+  } unvouch{replica};
+  core_->gossip().message(link->peer(), message);
+}
 
 std::string Mesh::describe(const PublicKey& peer) const {
   auto found = links_.find(peer);
@@ -42,6 +55,10 @@ net::Link::Settings Mesh::settings(net::Handshake::Role role, std::optional<Publ
 
 Status Mesh::start(NodeCore& core) {
   core_ = &core;
+  inbound_ = std::make_unique<InboundVerifier>(
+      io_, [this](const std::shared_ptr<net::Link>& link, const net::Bytes& message,
+                  const InboundVerifier::Vouched* vouched) { deliver(link, message, vouched); },
+      [this] { return core_->replica().taking_from_peers(); });
   std::error_code ec;
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(config_.gossip_listen.host, ec),
                                          config_.gossip_listen.port);
@@ -167,7 +184,10 @@ void Mesh::on_up(const std::shared_ptr<net::Link>& link) {
   Links& links = links_[link->peer()];
   if (links.dialling == link) links.dialling.reset();
   auto previous = std::exchange(links.link, link);
-  if (previous && previous != link) previous->close("replaced by a newer link");  // not ours any more: ignored
+  if (previous && previous != link) {
+    inbound_->forget(previous);
+    previous->close("replaced by a newer link");  // not ours any more: ignored
+  }
   spdlog::info("link up with {} ({}, {})", core_->name_of(link->peer()), link->remote(),
                link->role() == net::Handshake::Role::initiator ? "dialled" : "accepted");
   core_->gossip().link_up(link->peer());
@@ -176,6 +196,7 @@ void Mesh::on_up(const std::shared_ptr<net::Link>& link) {
 
 void Mesh::on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason, const std::string& why) {
   std::erase(handshaking_, link);
+  if (inbound_) inbound_->forget(link);
   if (reason) count_rejection(std::string(net::reject_name(*reason)), link->remote());
   else if (why == "handshake timeout") count_rejection("handshake_timeout", link->remote());
   if (stopped_) return;
@@ -236,6 +257,10 @@ MeshStatus Mesh::status() const {
   };
   const Gossip& gossip = core_->gossip();
   status.digest_left_out = gossip.left_out();
+  status.checked_messages = inbound_->messages_checked();
+  status.checked_records = inbound_->records_checked();
+  status.check_pauses = inbound_->pauses();
+  status.passed_unchecked = inbound_->passed_unchecked();
   for (const auto& node : core_->roster().nodes) {
     if (node.key == key_.public_key()) continue;
     PeerStatus entry;

@@ -26,6 +26,7 @@
 #include "net/link.hpp"
 #include "node/config.hpp"
 #include "node/handshake_gate.hpp"
+#include "node/inbound_verifier.hpp"
 #include "node/node_core.hpp"
 
 namespace placemesh {
@@ -42,6 +43,10 @@ struct MeshStatus {
   std::vector<PeerStatus> peers;
   std::map<std::string, std::uint64_t> rejections;  // reason → count, handshake_timeout included
   Gossip::LeftOut digest_left_out;  // what our digests left out to stay within the limits
+  // node/inbound_verifier: messages and records checked off the io thread,
+  // how often a link was not read from because too much waited, and large
+  // messages passed on unchecked while the node took no records.
+  std::uint64_t checked_messages = 0, checked_records = 0, check_pauses = 0, passed_unchecked = 0;
 };
 
 class Mesh final : public GossipTransport {
@@ -77,6 +82,9 @@ class Mesh final : public GossipTransport {
 
   void accept();
   void on_up(const std::shared_ptr<net::Link>& link);
+  // A message of a link, its signatures checked (or small): to gossip.
+  void deliver(const std::shared_ptr<net::Link>& link, const net::Bytes& message,
+               const InboundVerifier::Vouched* vouched);
   void on_down(const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason, const std::string& why);
   void tick();
   [[nodiscard]] net::Link::Settings settings(net::Handshake::Role role, std::optional<PublicKey> expected) const;
@@ -92,6 +100,7 @@ class Mesh final : public GossipTransport {
   net::LinkEvents events_;
   std::map<PublicKey, Links> links_;
   std::vector<std::shared_ptr<net::Link>> handshaking_;  // accepted, not yet up
+  std::unique_ptr<InboundVerifier> inbound_;  // record signatures off the io thread; from start()
   HandshakeGate gate_;                  // who gets a handshake at accept
   std::uint64_t gate_roster_version_ = 0;  // the roster gate_'s member hosts come from
   std::map<std::string, std::uint64_t> rejections_;

@@ -16,7 +16,9 @@
 namespace placemesh {
 
 // Ok, or bad_signature / not_owner saying who signed what.
-[[nodiscard]] Status admissible(const Record& record, const Roster& roster);
+// `signature_checked`: the signature was already found valid for exactly
+// this record (node/inbound_verifier, by its record_print).
+[[nodiscard]] Status admissible(const Record& record, const Roster& roster, bool signature_checked = false);
 
 // Ok, or clock_skew: the record is stamped more than
 // limits::clock_skew_max_ms ahead of `now_ms`, this node's clock. Such a

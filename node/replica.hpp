@@ -131,6 +131,13 @@ class Replica final : public GossipHost {
   // are not durable yet (they could be lost to a crash and their seqs reused).
   [[nodiscard]] Delta delta_for(const Digest& peer) const override;
   [[nodiscard]] std::uint64_t equivocations() const { return intake_.equivocations(); }
+  // Records whose signatures node/inbound_verifier checked off the io
+  // thread, for the message being taken now (nullptr after it).
+  void vouch(const std::set<RecordPrint>* checked) { intake_.vouch(checked); }
+  // Whether records from peers are taken now at all: not while the store
+  // failed, is read-only or busy, or the node is short of room (a message
+  // is then refused whole before its signatures are looked at).
+  [[nodiscard]] bool taking_from_peers() const { return can_receive() && !room_short_; }
 
   // True while this node is in its own roster (a removed node stops writing).
   [[nodiscard]] bool enrolled() const { return self_ != nullptr; }

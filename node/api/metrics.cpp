@@ -205,6 +205,15 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
                static_cast<double>(mesh->digest_left_out.origins));
     out.sample("placemesh_digest_left_out_total", {{"what", "cloud_seqs"}},
                static_cast<double>(mesh->digest_left_out.cloud_seqs));
+    out.single("placemesh_records_checked_off_io_total", "counter",
+               "Records from peers whose signatures were checked on the verifier thread (large messages).",
+               static_cast<double>(mesh->checked_records));
+    out.single("placemesh_inbound_pauses_total", "counter",
+               "Times a link was not read from because its messages waiting for the verifier passed 8 MiB.",
+               static_cast<double>(mesh->check_pauses));
+    out.single("placemesh_inbound_passed_unchecked_total", "counter",
+               "Large messages from peers passed on unchecked (and refused whole) while the node took no records.",
+               static_cast<double>(mesh->passed_unchecked));
   }
 
   out.family("placemesh_http_responses_total", "counter", "HTTP API answers, by status code.");

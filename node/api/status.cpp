@@ -74,6 +74,10 @@ nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, 
     }
     json["peers"] = peers;
     json["rejections"] = mesh->rejections;
+    json["checked_off_io_thread"] = {{"messages", mesh->checked_messages},
+                                     {"records", mesh->checked_records},
+                                     {"pauses", mesh->check_pauses},
+                                     {"passed_unchecked", mesh->passed_unchecked}};
   }
   return json;
 }

@@ -958,6 +958,20 @@ void run_schedule(Campaign& c) {
                 " refused with 507, " + std::to_string(desk.unknown) + " unknown; CIB's state \"" +
                 during.value("state", std::string()) + "\", " + std::to_string(refused) + " refused for room" +
                 (desk.violations.empty() ? std::string() : ": " + desk.violations.front()));
+    // The flood's signatures were checked on CIB's verifier thread, not on
+    // the io thread that answers the board (node/inbound_verifier).
+    const auto off_io = [](const nlohmann::json& status, const char* what) {
+      return status.contains("checked_off_io_thread") ? status["checked_off_io_thread"].value(what, std::uint64_t{0})
+                                                      : std::uint64_t{0};
+    };
+    const std::uint64_t checked_off_io = off_io(during, "records") - off_io(before, "records");
+    const std::uint64_t pauses = off_io(during, "pauses") - off_io(before, "pauses");
+    const std::uint64_t unchecked = off_io(during, "passed_unchecked") - off_io(before, "passed_unchecked");
+    r.check(checked_off_io > 0,
+            "CIB checked " + std::to_string(checked_off_io) + " records' signatures off its io thread (the link " +
+                "paused " + std::to_string(pauses) + " times while they waited; " + std::to_string(unchecked) +
+                " messages refused whole unchecked once it was short of room)",
+            "CIB checked no record's signature off its io thread: the flood was verified where the board is served");
     int whole = 0;
     for (const auto& node : everyone) whole += node == "CAR" || cluster.links_up(node) >= 5 ? 1 : 0;
     r.check(whole == 7, "the 6 running nodes kept their links to each other",

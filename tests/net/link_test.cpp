@@ -173,3 +173,31 @@ TEST_CASE("link: garbage, silence and an oversize frame close the connection") {
     CHECK(h.downs[0].first == Reject::oversize_frame);
   }
 }
+
+TEST_CASE("link: a paused link takes no more bytes until resumed, and then delivers them in order") {
+  REQUIRE(sodium_ready());
+  Harness h;
+  h.accept_one();
+  auto client = h.dial(*h.client_key, h.server_key->public_key());
+  REQUIRE(h.run_until([&] { return h.ups == 2; }));
+  const auto& server = h.links[0] == client ? h.links[1] : h.links[0];
+  server->pause_reading();
+  CHECK(server->reading_paused());
+  // The read under way when it was paused still completes...
+  CHECK(client->send(Bytes{1}));
+  REQUIRE(h.run_until([&] { return h.messages.size() == 1; }));
+  // ...and after it nothing more is taken from the socket. (A window of
+  // quiet is the only way to see that nothing arrives.)
+  for (std::uint8_t i = 2; i <= 4; ++i) CHECK(client->send(Bytes{i}));
+  h.io.restart();
+  h.io.run_for(std::chrono::milliseconds(300));
+  CHECK(h.messages.size() == 1);
+  server->resume_reading();
+  CHECK_FALSE(server->reading_paused());
+  REQUIRE(h.run_until([&] { return h.messages.size() == 4; }));
+  for (std::uint8_t i = 0; i < 4; ++i) CHECK(h.messages[i] == Bytes{static_cast<std::uint8_t>(i + 1)});
+  server->resume_reading();  // a second resume starts no second read
+  CHECK(client->send(Bytes{5}));
+  REQUIRE(h.run_until([&] { return h.messages.size() == 5; }));
+  CHECK(h.downs.empty());
+}

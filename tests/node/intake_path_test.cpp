@@ -283,3 +283,37 @@ TEST_CASE("intake_path: held reservations past a key's open-hold quota in a pool
     CHECK(f.intake->records({hold(f, 1, 12, 22, ReservationState::held, in_an_hour + 3'600'000)}).received.added.size() == 1);
   }
 }
+
+TEST_CASE("intake_path: a record vouched for by print is not checked again, and any other record is") {
+  // node/inbound_verifier checks signatures off the io thread and hands the
+  // intake the prints of the records that held. The intake must trust the
+  // print for that exact record and for nothing else.
+  REQUIRE(sodium_ready());
+  Fixture f;
+  Record checked = f.record(1, 1, occupied_key("CIB/men"), Counter{3, 0});
+  // A record whose signature does not hold, but whose print is vouched for:
+  // taken without a second check (the verifier stands for it).
+  Record unsigned_but_vouched = f.record(1, 2, occupied_key("CIB/men"), Counter{4, 0});
+  unsigned_but_vouched.signature[0] ^= 0x01;
+  // A valid signature copied onto a changed record: its print differs.
+  Record copied = f.record(1, 3, occupied_key("CIB/men"), Counter{5, 0});
+  const std::set<RecordPrint> vouched = {record_print(checked), record_print(unsigned_but_vouched),
+                                         record_print(copied)};
+  copied.value = Counter{50, 0};
+
+  f.intake->vouch(&vouched);
+  const auto taken = f.intake->records({checked, unsigned_but_vouched, copied});
+  f.intake->vouch(nullptr);
+  CHECK(taken.received.added.size() == 2);
+  CHECK(refused_as(taken.received, Code::bad_signature) == 1);
+  CHECK(f.ledger.counter_total(occupied_key("CIB/men")).p == 4);
+
+  SECTION("once the vouching is cleared, a bad signature is caught again") {
+    Record bad = f.record(1, 3, occupied_key("CIB/men"), Counter{6, 0});
+    const std::set<RecordPrint> stale = {record_print(bad)};
+    bad.signature[0] ^= 0x01;
+    f.intake->vouch(&stale);
+    f.intake->vouch(nullptr);
+    CHECK(refused_as(f.intake->records({bad}).received, Code::bad_signature) == 1);
+  }
+}
