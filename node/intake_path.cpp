@@ -88,7 +88,7 @@ Status IntakePath::hold_room(const Record& record, const Pending& pending, std::
 
 void IntakePath::refuse_for_quota(Received& received, const Origin& origin, const char* quota, const Error& error) {
   // Counted only against roster members (a part may name any key).
-  if (roster_.find_node(origin.key) != nullptr) ++quota_refusals_[origin.key][quota];
+  if (roster_.owner_of(origin.key) != nullptr) ++quota_refusals_[origin.key][quota];
   received.refused.push_back(error);
 }
 
@@ -126,7 +126,7 @@ bool IntakePath::own_echo(const Record& record, Received& received) const {
 }
 
 std::string IntakePath::name_of(const Origin& origin) const {
-  const RosterNode* node = roster_.find_node(origin.key);
+  const RosterNode* node = roster_.owner_of(origin.key);
   return (node != nullptr ? node->name : short_name(origin)) + " epoch " + std::to_string(origin.epoch);
 }
 

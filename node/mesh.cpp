@@ -273,7 +273,7 @@ MeshStatus Mesh::status() const {
     if (auto found = links_.find(node.key); found != links_.end() && found->second.link)
       entry.remote = found->second.link->remote();
     for (const auto& [origin, lag] : gossip.lag(node.key)) {
-      const RosterNode* owner = core_->roster().find_node(origin.key);
+      const RosterNode* owner = core_->roster().owner_of(origin.key);
       auto& named = entry.behind[owner ? owner->name : short_name(origin)];
       named.seqs = std::max(named.seqs, lag.seqs);
       named.ms = std::max(named.ms, lag.ms);

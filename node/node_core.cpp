@@ -218,11 +218,12 @@ Result<bool> NodeCore::install_roster(const std::string& text) {
 net::KeyStatus NodeCore::key_status(const PublicKey& peer) const {
   if (peer == self_) return net::KeyStatus::unknown;  // a node does not link to itself
   if (roster().find_node(peer) != nullptr) return net::KeyStatus::member;
-  return roster().is_revoked(peer) ? net::KeyStatus::revoked : net::KeyStatus::unknown;
+  // A retired key may not link: refused (and counted) as a revoked one is.
+  return roster().is_revoked(peer) || roster().is_retired(peer) ? net::KeyStatus::revoked : net::KeyStatus::unknown;
 }
 
 std::string NodeCore::name_of(const PublicKey& key) const {
-  const RosterNode* node = roster().find_node(key);
+  const RosterNode* node = roster().owner_of(key);
   return node ? node->name : short_name(Origin{key, 0});
 }
 

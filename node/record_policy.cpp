@@ -7,7 +7,7 @@
 namespace placemesh {
 
 Status admissible(const Record& record, const Roster& roster, bool signature_checked) {
-  const RosterNode* signer = roster.find_node(record.origin.key);
+  const RosterNode* signer = roster.owner_of(record.origin.key);  // a retired key's records too
   if (signer == nullptr)
     return make_error(Code::not_owner, "origin " + short_name(record.origin) + " is not in roster version " +
                                            std::to_string(roster.version));

@@ -145,7 +145,7 @@ ReplicaStatus Replica::status() const {
   status.margin_bytes = margin_bytes();
   status.refused_for_room = refused_for_room_;
   for (const auto& [key, counts] : intake_.quota_refusals()) {
-    const RosterNode* node = roster_.find_node(key);
+    const RosterNode* node = roster_.owner_of(key);
     status.quota_refusals[node != nullptr ? node->name : to_hex(key)] = counts;
   }
   status.operations = operations_;

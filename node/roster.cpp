@@ -24,6 +24,16 @@ const RosterNode* Roster::find_node(const PublicKey& key) const {
   return nullptr;
 }
 
+const RosterNode* Roster::owner_of(const PublicKey& key) const {
+  if (const RosterNode* node = find_node(key)) return node;
+  for (const auto& node : nodes)
+    for (const auto& retired : node.retired_keys)
+      if (retired == key) return &node;
+  return nullptr;
+}
+
+bool Roster::is_retired(const PublicKey& key) const { return find_node(key) == nullptr && owner_of(key) != nullptr; }
+
 std::optional<std::pair<const RosterNode*, const PoolSpec*>> Roster::find_pool(std::string_view id) const {
   for (const auto& node : nodes)
     for (const auto& pool : node.pools)
@@ -35,7 +45,10 @@ BoardSpec Roster::board_spec() const {
   BoardSpec spec;
   for (const auto& node : nodes) {
     if (node.role != NodeRole::centre) continue;
-    spec.centres.push_back(CentreSpec{node.name, node.title, {node.key}, node.pools});
+    // A retired key's records are the centre's own signed time too.
+    std::vector<PublicKey> keys{node.key};
+    keys.insert(keys.end(), node.retired_keys.begin(), node.retired_keys.end());
+    spec.centres.push_back(CentreSpec{node.name, node.title, std::move(keys), node.pools});
   }
   return spec;
 }
@@ -125,7 +138,7 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
   std::set<PublicKey> keys;
   if (nodes != nullptr) {
     fields.each_table(*nodes, "node", [&](const toml::table& table, const std::string& at) {
-      fields.unknown_keys(table, {"name", "title", "role", "public_key", "address", "pool"}, at + ".");
+      fields.unknown_keys(table, {"name", "title", "role", "public_key", "address", "retired_keys", "pool"}, at + ".");
       RosterNode node;
       if (auto name = fields.string(table, "name", at + ".name", true, "a code such as \"CIM\"")) {
         if (!is_node_name(*name))
@@ -150,12 +163,29 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
       }
       node.address =
           fields.string(table, "address", at + ".address", true, "the gossip address host:port").value_or("");
+      if (const auto* retired = table.get("retired_keys")) {
+        const auto* array = retired->as_array();
+        if (array == nullptr) fields.problem(at + ".retired_keys", "expected a list of public keys (64 hex digits each)");
+        for (std::size_t index = 0; array != nullptr && index < array->size(); ++index) {
+          const std::string where = at + ".retired_keys[" + std::to_string(index) + "]";
+          const auto* entry = (*array)[index].as_string();
+          auto key = entry ? public_key_from_hex(entry->get()) : std::nullopt;
+          if (!key) fields.problem(where, "expected 64 hex digits (an Ed25519 public key)");
+          else if (!keys.insert(*key).second) fields.problem(where, "the same key is listed twice");
+          else node.retired_keys.push_back(*key);
+        }
+      }
       read_pools(fields, table, at, node);
       if (node.role == NodeRole::hq && !node.pools.empty())
         fields.problem(at + ".pool", "an hq node owns no pools");
       roster.nodes.push_back(std::move(node));
     });
   }
+  // Every key a roster names, current and retired, is a member some node
+  // holds epochs of: the limits that size digests count on roster_nodes_max.
+  if (keys.size() > limits::roster_nodes_max)
+    fields.problem("node", std::to_string(keys.size()) + " keys, current and retired; at most " +
+                               std::to_string(limits::roster_nodes_max));
   if (const auto* revoked = root.get("revoked")) {
     const auto* array = revoked->as_array();
     if (array == nullptr) fields.problem("revoked", "expected a list of public keys (64 hex digits each)");
@@ -170,6 +200,10 @@ Result<Roster> parse_roster(std::string_view text, const std::string& source) {
           continue;
         }
         if (roster.find_node(*key) != nullptr) fields.problem(where, "a revoked key is still listed as a node");
+        else if (roster.owner_of(*key) != nullptr)
+          fields.problem(where, "a revoked key is still listed as " + roster.owner_of(*key)->name +
+                                    "'s retired key (a retired key's records count; a revoked key's do not "
+                                    "belong to any node)");
         roster.revoked.push_back(*key);
       }
     }

@@ -29,6 +29,13 @@ struct RosterNode {
   PublicKey key{};
   std::string address;  // gossip "host:port"
   std::vector<PoolSpec> pools;  // ids "NAME/unit"
+  // Keys this node signed with before its current one (a planned key
+  // change: a disk lost too often, a key past its epochs). Their records
+  // keep counting as this node's on every node, also one that never had
+  // them (a new or wiped node takes them from its peers); they may not link
+  // and sign nothing new that matters. A key that may be stolen is revoked
+  // instead (node/ROSTER.md).
+  std::vector<PublicKey> retired_keys;
 };
 
 struct Roster {
@@ -38,11 +45,16 @@ struct Roster {
   std::vector<PublicKey> revoked;  // keys that must never link again
 
   [[nodiscard]] const RosterNode* find_node(std::string_view name) const;
+  // The node whose current key this is (links, writes of its own).
   [[nodiscard]] const RosterNode* find_node(const PublicKey& key) const;
+  // The node that signed with this key, now or before (retired_keys): whose
+  // records they are.
+  [[nodiscard]] const RosterNode* owner_of(const PublicKey& key) const;
   // The pool "CENTRE/unit" and the node that owns it, if any.
   [[nodiscard]] std::optional<std::pair<const RosterNode*, const PoolSpec*>> find_pool(std::string_view id) const;
   [[nodiscard]] BoardSpec board_spec() const;
   [[nodiscard]] bool is_revoked(const PublicKey& key) const;
+  [[nodiscard]] bool is_retired(const PublicKey& key) const;
 };
 
 // Limits of a roster, checked when it is read.

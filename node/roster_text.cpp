@@ -31,6 +31,12 @@ std::string format_roster(const Roster& roster) {
     out << "\n[[node]]\nname = " << quoted(node.name) << "\ntitle = " << quoted(node.title)
         << "\nrole = " << quoted(std::string(role_name(node.role))) << "\npublic_key = " << quoted(to_hex(node.key))
         << "\naddress = " << quoted(node.address) << "\n";
+    if (!node.retired_keys.empty()) {
+      out << "retired_keys = [";
+      for (std::size_t i = 0; i < node.retired_keys.size(); ++i)
+        out << (i ? ", " : "") << quoted(to_hex(node.retired_keys[i]));
+      out << "]\n";
+    }
     for (const auto& pool : node.pools) {
       const auto slash = pool.id.find('/');
       out << "\n[[node.pool]]\nunit = " << quoted(slash == std::string::npos ? pool.id : pool.id.substr(slash + 1))

@@ -4,6 +4,7 @@
 
 #include "node/config.hpp"
 #include "node/roster.hpp"
+#include "node/roster_text.hpp"
 #include "node/tokens.hpp"
 
 using namespace placemesh;
@@ -86,6 +87,48 @@ TEST_CASE("roster: nodes, pools and the board spec are read") {
   const auto spec = roster.value().board_spec();
   REQUIRE(spec.centres.size() == 1);  // HQ has no pools and is no centre
   CHECK(spec.centres[0].name == "Bruges");
+}
+
+TEST_CASE("roster: a node's retired keys are its own records' keys, not a member's that may link") {
+  const std::string key_c(64, 'c');
+  const std::string text = "network = \"be\"\nversion = 3\n"
+                           "[[node]]\nname = \"CIB\"\nrole = \"centre\"\npublic_key = \"" + key_a +
+                           "\"\naddress = \"127.0.0.1:7402\"\nretired_keys = [\"" + key_c + "\"]\n"
+                           "[[node.pool]]\nunit = \"men\"\ncategory = \"men\"\ndesign = 80\n"
+                           "[[node]]\nname = \"HQ\"\nrole = \"hq\"\npublic_key = \"" + key_b +
+                           "\"\naddress = \"127.0.0.1:7400\"\n";
+  auto roster = parse_roster(text, "roster.toml");
+  REQUIRE(roster.ok());
+  const Roster& r = roster.value();
+  const PublicKey retired = public_key_from_hex(key_c).value();
+  CHECK(r.find_node(retired) == nullptr);  // it may not link, and writes nothing as CIB
+  REQUIRE(r.owner_of(retired) != nullptr);
+  CHECK(r.owner_of(retired)->name == "CIB");
+  CHECK(r.is_retired(retired));
+  CHECK_FALSE(r.is_retired(public_key_from_hex(key_a).value()));
+  CHECK(r.board_spec().centres[0].keys.size() == 2);  // the board's as-of counts its records too
+  // Written back (the simulator signs what it builds) and read again, unchanged.
+  auto again = parse_roster(format_roster(r), "formatted");
+  REQUIRE(again.ok());
+  CHECK(again.value().nodes[0].retired_keys == r.nodes[0].retired_keys);
+
+  SECTION("a retired key that is another node's key, listed twice, revoked, or not a key is named") {
+    std::string bad = text;
+    bad.replace(bad.find(key_c), 64, key_b);
+    CHECK_THAT(message(parse_roster(bad, "r.toml").error()), Catch::Contains("the same key is listed twice"));
+    bad = text;
+    bad.replace(bad.find("version = 3\n"), 12, "version = 3\nrevoked = [\"" + key_c + "\"]\n");
+    CHECK_THAT(message(parse_roster(bad, "r.toml").error()),
+               Catch::Contains("revoked[0]: a revoked key is still listed as CIB's retired key"));
+    bad = text;
+    bad.replace(bad.find("[\"" + key_c), 2 + 64, "[\"" + key_c + "\", \"" + key_c);
+    CHECK_THAT(message(parse_roster(bad, "r.toml").error()),
+               Catch::Contains("node[0].retired_keys[1]: the same key is listed twice"));
+    bad = text;
+    bad.replace(bad.find(key_c), 64, "zz");
+    CHECK_THAT(message(parse_roster(bad, "r.toml").error()),
+               Catch::Contains("node[0].retired_keys[0]: expected 64 hex digits"));
+  }
 }
 
 TEST_CASE("roster: every bad node and pool is named") {

@@ -26,8 +26,8 @@ struct Fixture {
     roster.network = "test";
     roster.version = 1;
     roster.nodes = {
-        {"CIM", "Merksplas", NodeRole::centre, self->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}},
-        {"CIB", "Bruges", NodeRole::centre, peer->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}}};
+        {"CIM", "Merksplas", NodeRole::centre, self->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}, {}},
+        {"CIB", "Bruges", NodeRole::centre, peer->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}, {}}};
     intake = std::make_unique<IntakePath>(ledger, roster, own, [this] { return clock_ms; }, quotas);
   }
   std::int64_t clock_ms = now_ms;
@@ -315,5 +315,28 @@ TEST_CASE("intake_path: a record vouched for by print is not checked again, and 
     f.intake->vouch(&stale);
     f.intake->vouch(nullptr);
     CHECK(refused_as(f.intake->records({bad}).received, Code::bad_signature) == 1);
+  }
+}
+
+TEST_CASE("intake_path: records of a node's retired key are taken as that node's, and only for what it owns") {
+  // CIB changed its key: the old one is retired. A node that never had the
+  // old key's records takes them from a peer, and they count as CIB's.
+  REQUIRE(sodium_ready());
+  Fixture f;
+  const auto replacement = SecretKey::generate();
+  REQUIRE(replacement.ok());
+  f.roster.nodes[1].key = replacement.value()->public_key();
+  f.roster.nodes[1].retired_keys = {f.peer->public_key()};
+  const auto taken = f.intake->records({f.record(1, 1, occupied_key("CIB/men"), Counter{5, 0})});
+  CHECK(taken.received.added.size() == 1);
+  CHECK(f.ledger.counter_total(occupied_key("CIB/men")).p == 5);
+  // Retired, the key is still held to what its node owns.
+  const auto foreign = f.intake->records({f.record(1, 2, occupied_key("CIM/men"), Counter{9, 0})});
+  CHECK(refused_as(foreign.received, Code::not_owner) == 1);
+
+  SECTION("a key neither current nor retired is refused, as before") {
+    f.roster.nodes[1].retired_keys.clear();
+    CHECK(refused_as(f.intake->records({f.record(1, 3, occupied_key("CIB/men"), Counter{6, 0})}).received,
+                     Code::not_owner) == 1);
   }
 }

@@ -19,9 +19,9 @@ struct Network {
   Network() {
     roster.network = "be";
     roster.version = 1;
-    roster.nodes = {{"CIM", "Merksplas", NodeRole::centre, cim->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}},
-                    {"CIB", "Bruges", NodeRole::centre, cib->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}},
-                    {"HQ", "HQ", NodeRole::hq, hq->public_key(), "127.0.0.1:3", {}}};
+    roster.nodes = {{"CIM", "Merksplas", NodeRole::centre, cim->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}, {}},
+                    {"CIB", "Bruges", NodeRole::centre, cib->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}, {}},
+                    {"HQ", "HQ", NodeRole::hq, hq->public_key(), "127.0.0.1:3", {}, {}}};
   }
   Record make(const SecretKey& signer, Key key, Value value, std::uint64_t seq = 1) const {
     Record record{Origin{signer.public_key(), 1}, seq, Hlc{1'795'000'000'000, 0}, std::move(key), std::move(value), {}};

@@ -34,8 +34,8 @@ struct Fixture {
     Roster roster;
     roster.network = "test";
     roster.version = 1;
-    roster.nodes = {{"CIM", "Merksplas", NodeRole::centre, key->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}},
-                    {"CIB", "Bruges", NodeRole::centre, other->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}}};
+    roster.nodes = {{"CIM", "Merksplas", NodeRole::centre, key->public_key(), "127.0.0.1:1", {{"CIM/men", Category::men, 110}}, {}},
+                    {"CIB", "Bruges", NodeRole::centre, other->public_key(), "127.0.0.1:2", {{"CIB/men", Category::men, 80}}, {}}};
     // Unsynced (as in the simulator): these tests crash nothing, and some write a thousand batches.
     auto store = Store::open(StoreOptions{dir, map_bytes, false}, key->public_key(), 1);
     REQUIRE(store.ok());

@@ -45,14 +45,15 @@ std::string hlc_text(const std::optional<Hlc>& hlc, std::int64_t now_ms) {
   return to_string(*hlc) + " (" + std::to_string(now_ms - hlc->wall_ms) + " ms ago)";
 }
 
-// What a node knows of the origins of its roster's members. Knowledge of a
+// What a node knows of the origins of its roster's members, current keys and
+// retired ones (whose records keep counting). Knowledge of a
 // revoked or removed node's origin is not compared: a node that held some of
 // its records before the revocation keeps them, the others refuse them
 // (what revocation keeps is for the roster to say: the hostile-member issue).
 Digest member_knowledge(const Replica& replica) {
   Digest members;
   for (const auto& [origin, knowledge] : replica.digest())
-    if (replica.roster().find_node(origin.key) != nullptr) members.emplace(origin, knowledge);
+    if (replica.roster().owner_of(origin.key) != nullptr) members.emplace(origin, knowledge);
   return members;
 }
 
@@ -64,7 +65,7 @@ Digest union_of(const std::vector<NodeView>& nodes) {
   Digest members;
   for (const auto& [origin, knowledge] : all.origins())
     for (const auto& node : nodes)
-      if (node.replica && node.replica->roster().find_node(origin.key) != nullptr) {
+      if (node.replica && node.replica->roster().owner_of(origin.key) != nullptr) {
         members.emplace(origin, knowledge);
         break;
       }
