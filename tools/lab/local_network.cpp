@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -28,10 +30,17 @@ std::uint16_t free_port() {
   // Ports below the kernel's ephemeral range (32768 and up by default), so
   // that outgoing connections of other tests cannot take a port between this
   // check and the daemon's bind; drawn at random so parallel tests rarely meet.
+  // A port handed out once is not handed out again by this process: a plan
+  // draws all its ports before any daemon binds, so the bind check alone
+  // could give two nodes of one network the same port.
   static std::mt19937 random{std::random_device{}()};
+  static std::set<std::uint16_t> handed_out;
+  static std::mutex mutex;
+  const std::lock_guard lock(mutex);
   std::uniform_int_distribution<int> pick(20'000, 32'000);
   for (int attempt = 0; attempt < 200; ++attempt) {
     const auto port = static_cast<std::uint16_t>(pick(random));
+    if (handed_out.contains(port)) continue;
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) break;
     sockaddr_in address{};
@@ -40,7 +49,10 @@ std::uint16_t free_port() {
     address.sin_port = htons(port);
     const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
     ::close(fd);
-    if (free) return port;
+    if (free) {
+      handed_out.insert(port);
+      return port;
+    }
   }
   throw std::runtime_error("cannot find a free loopback port in 20000-32000");
 }
