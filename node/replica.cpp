@@ -31,6 +31,7 @@ Replica::Replica(Roster roster, std::string roster_text, const SecretKey& key, s
   PM_REQUIRE(self_->key == store_->origin().key, "store of another node");
   durable_seq_ = writer_.last_seq();
   update_room();
+  find_unowned();
 }
 
 Result<bool> Replica::install_roster(const std::string& text, AdminTrust& trust) {
@@ -65,6 +66,7 @@ Result<bool> Replica::install_roster(const std::string& text, AdminTrust& trust)
   roster_text_ = text;
   self_ = roster_.find_node(key_.public_key());
   if (self_ == nullptr) spdlog::error("this node is not in roster version {}: it refuses writes", roster_.version);
+  find_unowned();
   return true;
 }
 
@@ -100,7 +102,31 @@ Received Replica::receive_delta(const Delta& delta) {
   return std::move(taken.received);
 }
 
-Delta Replica::delta_for(const Digest& peer) const { return intake_.answer(peer, durable_seq_); }
+void Replica::find_unowned() {
+  unowned_.clear();
+  for (const auto& [origin, knowledge] : ledger_.digest())
+    if (roster_.owner_of(origin.key) == nullptr) unowned_.insert(origin);
+  if (!unowned_.empty())
+    spdlog::info("{} origins held here belong to no node of roster version {}: they are no longer offered to peers",
+                 unowned_.size(), roster_.version);
+}
+
+const Digest& Replica::digest() const {
+  if (unowned_.empty()) return ledger_.digest();
+  offered_ = ledger_.digest();
+  for (const auto& origin : unowned_) offered_.erase(origin);
+  return offered_;
+}
+
+Delta Replica::delta_for(const Digest& peer) const {
+  if (unowned_.empty()) return intake_.answer(peer, durable_seq_);
+  // Answered as if the peer knew the unowned origins already, so that no
+  // budget of the answer goes to records it would refuse.
+  Digest asked = peer;
+  for (const auto& origin : unowned_)
+    if (auto found = ledger_.digest().find(origin); found != ledger_.digest().end()) asked[origin] = found->second;
+  return intake_.answer(asked, durable_seq_);
+}
 
 void Replica::persist_received(const std::vector<Record>& added, const std::set<Origin>& also) {
   std::set<Origin> origins = also;
@@ -144,6 +170,7 @@ ReplicaStatus Replica::status() const {
   status.room_bytes = room_bytes_;
   status.margin_bytes = margin_bytes();
   status.refused_for_room = refused_for_room_;
+  status.unowned_origins = unowned_.size();
   for (const auto& [key, counts] : intake_.quota_refusals()) {
     const RosterNode* node = roster_.owner_of(key);
     status.quota_refusals[node != nullptr ? node->name : to_hex(key)] = counts;

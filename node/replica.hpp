@@ -65,6 +65,7 @@ struct ReplicaStatus {
   std::size_t room_bytes = 0;    // left in the store's map (node/store_room.cpp)
   std::size_t margin_bytes = 0;  // of it, kept for this node's own operations
   std::uint64_t refused_for_room = 0;  // records from peers refused for want of room
+  std::size_t unowned_origins = 0;     // held, of keys no roster entry owns: not offered to peers
   // Records refused for a member's quotas here (node/intake_path), by the
   // member's roster name and the quota.
   std::map<std::string, std::map<std::string, std::uint64_t>> quota_refusals;
@@ -126,10 +127,18 @@ class Replica final : public GossipHost {
   // reaches the ledger; what is new is made durable in the background.
   [[nodiscard]] Received receive_records(const std::vector<Record>& records) override;
   [[nodiscard]] Received receive_delta(const Delta& delta) override;
-  [[nodiscard]] const Digest& digest() const override { return ledger_.digest(); }
+  // What this node offers its peers: its knowledge, less the origins whose
+  // key no roster entry owns (a removed or revoked node). No peer on this
+  // roster takes their records, so they are neither offered nor sent, and
+  // peers are not shown "behind" on them for ever (issue 15: origins that
+  // no peer may accept are never sent).
+  [[nodiscard]] const Digest& digest() const override;
   // What a peer lacks, bounded per frame; never this node's own records that
-  // are not durable yet (they could be lost to a crash and their seqs reused).
+  // are not durable yet (they could be lost to a crash and their seqs
+  // reused), nor an unowned origin's.
   [[nodiscard]] Delta delta_for(const Digest& peer) const override;
+  // Origins held whose key no roster entry owns (not offered, not sent).
+  [[nodiscard]] std::size_t unowned_origins() const { return unowned_.size(); }
   [[nodiscard]] std::uint64_t equivocations() const { return intake_.equivocations(); }
   // Records whose signatures node/inbound_verifier checked off the io
   // thread, for the message being taken now (nullptr after it).
@@ -204,6 +213,11 @@ class Replica final : public GossipHost {
   std::map<std::string, RefusalWindow, std::less<>> refusal_windows_;  // bounded: one per token name
   std::uint64_t refusals_unaudited_ = 0;
   std::uint64_t durable_seq_ = 0;  // the highest own seq known to be committed
+  // Held origins whose key the roster owns no more: set when a roster is
+  // taken (none can arrive later: node/record_policy refuses them).
+  std::set<Origin> unowned_;
+  mutable Digest offered_;  // digest() while unowned_ is not empty
+  void find_unowned();
   std::size_t room_bytes_ = 0;     // left in the map, as last asked (update_room)
   // What peers' batches not yet committed may take (store_record_bytes_estimate each record).
   std::size_t peer_bytes_in_flight_ = 0;

@@ -6,6 +6,8 @@
 #include "crdt/key.hpp"
 #include "net/record_signing.hpp"
 #include "node/replica.hpp"
+#include "node/roster_signature.hpp"
+#include "node/roster_text.hpp"
 #include "tests/support/test_network.hpp"
 
 using namespace placemesh;
@@ -243,4 +245,42 @@ TEST_CASE("replica: a burst of large messages from a peer is refused before it r
   // The margin is the centre's: its desk records admissions into it.
   for (int serial = 1; serial <= 50; ++serial) REQUIRE_FALSE(admit(f, serial).has_value());
   CHECK(f.replica->board().centres[0].pools[0].occupied == 50);
+}
+
+TEST_CASE("replica: once a roster no longer owns a key, its origins are neither offered nor sent") {
+  // Issue 15: origins that no peer may accept are never sent. Before, a node
+  // kept offering a removed node's origins in every digest and answer: each
+  // peer refused them (not_owner), and a peer that had none was shown
+  // "behind" on them for ever.
+  REQUIRE(sodium_ready());
+  Fixture f;
+  const Origin cib{f.other->public_key(), 1};
+  Record record{cib, 1, Hlc{1'795'000'000'000, 0}, occupied_key("CIB/men"), Counter{3, 0}, {}};
+  sign_record(record, *f.other);
+  REQUIRE(f.replica->receive_records({record}).added.size() == 1);
+  f.run_completions(1);
+  REQUIRE(admit(f, 1) == std::nullopt);  // an origin of its own to offer
+  CHECK(f.replica->digest().contains(cib));
+  CHECK(f.replica->delta_for({}).record_count() >= 1);
+
+  // Version 2 removes CIB (signed by the admin key the node trusts).
+  auto admin = SecretKey::generate();
+  REQUIRE(admin.ok());
+  AdminTrust trust(admin.value()->public_key());
+  Roster v2 = f.replica->roster();
+  v2.version = 2;
+  v2.nodes.pop_back();
+  v2.revoked = {f.other->public_key()};
+  auto installed = f.replica->install_roster(sign_roster(format_roster(v2), *admin.value()), trust);
+  REQUIRE(installed.ok());
+  REQUIRE(installed.value());
+  CHECK_FALSE(f.replica->digest().contains(cib));
+  CHECK(f.replica->status().unowned_origins == 1);
+  // Asked by a peer that knows nothing: CIB's record is not in the answer.
+  const Delta answer = f.replica->delta_for({});
+  for (const auto& part : answer.origins) CHECK(part.origin != cib);
+  // The node still holds it (what a revoked key keeps is for the roster to
+  // say, issue 15), and its own origin is offered as before.
+  CHECK(f.replica->ledger().digest().contains(cib));
+  CHECK(f.replica->digest().contains(f.replica->status().origin));
 }
