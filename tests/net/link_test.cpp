@@ -8,6 +8,7 @@
 #include <map>
 
 #include "net/link.hpp"
+#include "tests/support/run_io.hpp"
 
 using namespace placemesh;
 using namespace placemesh::net;
@@ -63,14 +64,7 @@ struct Harness {
     return link;
   }
   // Runs the io_context until `done` holds or the deadline passes.
-  bool run_until(const std::function<bool()>& done) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!done() && std::chrono::steady_clock::now() < until) {
-      io.restart();
-      io.run_for(std::chrono::milliseconds(5));
-    }
-    return done();
-  }
+  bool run_until(const std::function<bool()>& done) { return test::run_io_until(io, deadline, done); }
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "crdt/limits.hpp"
 #include "net/link_codec.hpp"
 #include "net/record_signing.hpp"
+#include "tests/support/run_io.hpp"
 
 using namespace placemesh;
 using asio::ip::tcp;
@@ -72,14 +73,7 @@ struct Fixture {
     REQUIRE(run_until([&] { return ups == want; }));
     return dialled;
   }
-  bool run_until(const std::function<bool()>& done) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!done() && std::chrono::steady_clock::now() < until) {
-      io.restart();
-      io.run_for(std::chrono::milliseconds(5));
-    }
-    return done();
-  }
+  bool run_until(const std::function<bool()>& done) { return test::run_io_until(io, deadline, done); }
   // `count` records of key a, each correctly signed unless listed in `broken`.
   [[nodiscard]] std::vector<Record> records(std::uint64_t first_seq, std::size_t count,
                                             const std::set<std::size_t>& broken = {}) const {
