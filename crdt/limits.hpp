@@ -65,6 +65,11 @@ inline constexpr std::size_t roster_message_overhead_bytes = 4 << 10;
 // signatures checked off the io thread (node/inbound_verifier): about ten
 // records or more. Smaller ones are checked at once.
 inline constexpr std::size_t inbound_check_bytes_min = 4 << 10;
+// What one link may have taken at once (checked on the io thread) in one
+// second: an honest peer's digests and pushes are a few KB a second; past
+// it its messages, small ones too, go to the verifier thread (a member
+// gone bad sending frames just under inbound_check_bytes_min).
+inline constexpr std::size_t inbound_at_once_bytes_per_s = 64 << 10;
 // Bytes of one link's messages waiting for that check; past it the link is
 // not read from until half of it is taken, and TCP slows the peer.
 inline constexpr std::size_t inbound_queue_bytes_max = 8 << 20;

@@ -1,6 +1,7 @@
 #include "node/inbound_verifier.hpp"
 
 #include <asio/post.hpp>
+#include <chrono>
 
 #include "crdt/limits.hpp"
 #include "net/link_codec.hpp"
@@ -20,9 +21,20 @@ InboundVerifier::~InboundVerifier() {
   *alive_ = false;
 }
 
+bool InboundVerifier::at_once(const std::shared_ptr<net::Link>& link, std::size_t bytes) {
+  if (bytes >= limits::inbound_check_bytes_min) return false;
+  const std::int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  Budget& budget = at_once_[link];
+  if (budget.second != second) budget = Budget{second, 0};
+  if (budget.bytes + bytes > limits::inbound_at_once_bytes_per_s) return false;
+  budget.bytes += bytes;
+  return true;
+}
+
 void InboundVerifier::message(const std::shared_ptr<net::Link>& link, Bytes bytes) {
   auto found = waiting_.find(link);
-  if (found == waiting_.end() && bytes.size() < limits::inbound_check_bytes_min) {
+  if (found == waiting_.end() && at_once(link, bytes.size())) {
     deliver_(link, bytes, nullptr);  // nothing of this link waits: at once
     return;
   }
@@ -41,7 +53,13 @@ void InboundVerifier::message(const std::shared_ptr<net::Link>& link, Bytes byte
   pump(link);
 }
 
-void InboundVerifier::forget(const std::shared_ptr<net::Link>& link) { waiting_.erase(link); }
+void InboundVerifier::forget(const std::shared_ptr<net::Link>& link) {
+  if (auto found = waiting_.find(link); found != waiting_.end()) {
+    if (found->second.paused) link->resume_reading();  // a link still open is read again
+    waiting_.erase(found);
+  }
+  at_once_.erase(link);
+}
 
 void InboundVerifier::taken(const std::shared_ptr<net::Link>& link, Waiting& waiting, std::size_t bytes) {
   waiting.bytes -= bytes;
@@ -52,8 +70,9 @@ void InboundVerifier::taken(const std::shared_ptr<net::Link>& link, Waiting& wai
 }
 
 void InboundVerifier::pump(const std::shared_ptr<net::Link>& link) {
-  // Small messages behind a checked one go at once when their turn comes;
-  // the next large one goes to the worker. A delivery may close the link
+  // Small messages behind a checked one go at once when their turn comes,
+  // within the link's budget; the next large one (or small one past the
+  // budget) goes to the worker. A delivery may close the link
   // (and forget it), so the entry is looked up again each time.
   for (;;) {
     auto found = waiting_.find(link);
@@ -65,8 +84,11 @@ void InboundVerifier::pump(const std::shared_ptr<net::Link>& link) {
       waiting_.erase(found);
       return;
     }
-    const bool large = waiting.messages.front().size() >= limits::inbound_check_bytes_min;
-    if (large && taking_()) {
+    const std::size_t size = waiting.messages.front().size();
+    const bool taking = taking_();
+    // Refused whole (not taking), or small within the budget: at once.
+    const bool now = !taking || at_once(link, size);
+    if (!now) {
       waiting.checking = true;
       {
         std::lock_guard lock(mutex_);
@@ -78,7 +100,7 @@ void InboundVerifier::pump(const std::shared_ptr<net::Link>& link) {
     Bytes bytes = std::move(waiting.messages.front());
     waiting.messages.pop_front();
     taken(link, waiting, bytes.size());
-    if (large) ++passed_unchecked_;  // refused whole by the replica, unchecked
+    if (!taking && size >= limits::inbound_check_bytes_min) ++passed_unchecked_;  // refused whole, unchecked
     deliver_(link, bytes, nullptr);
   }
 }

@@ -13,6 +13,10 @@
 // io thread at once, unless an earlier message of the same link is still
 // here: the messages of one link reach gossip in the order they came.
 //
+// Small messages are taken at once only while their link stays within
+// limits::inbound_at_once_bytes_per_s; past it they are checked here too,
+// so that frames just under the size cannot keep the io thread busy.
+//
 // A link whose waiting messages pass limits::inbound_queue_bytes_max sends
 // faster than its records can be checked: it is not read from until half
 // of that is taken (TCP then slows the peer; an honest relay is slowed, not
@@ -80,6 +84,9 @@ class InboundVerifier {
     Bytes bytes;
   };
   void pump(const std::shared_ptr<net::Link>& link);
+  // Whether a message of `bytes` from `link` may be taken at once (and
+  // counts it if so): small, and within the link's budget this second.
+  bool at_once(const std::shared_ptr<net::Link>& link, std::size_t bytes);
   void taken(const std::shared_ptr<net::Link>& link, Waiting& waiting, std::size_t bytes);
   void checked(const std::shared_ptr<net::Link>& link, std::uint64_t id, Bytes bytes, const Vouched& vouched,
                std::size_t records);
@@ -89,6 +96,11 @@ class InboundVerifier {
   Deliver deliver_;
   std::function<bool()> taking_;
   std::map<std::shared_ptr<net::Link>, Waiting> waiting_;  // io thread only
+  struct Budget {
+    std::int64_t second = 0;  // steady clock, in whole seconds
+    std::size_t bytes = 0;    // taken at once within it
+  };
+  std::map<std::shared_ptr<net::Link>, Budget> at_once_;  // io thread only
   std::uint64_t next_id_ = 0;
   std::uint64_t messages_checked_ = 0, records_checked_ = 0, pauses_ = 0, passed_unchecked_ = 0;
   // Results posted after this object is gone are dropped.

@@ -103,6 +103,12 @@ bool IntakePath::vouched(const Record& record) const {
   return vouched_ != nullptr && !vouched_->empty() && vouched_->contains(record_print(record));
 }
 
+Status IntakePath::admit(const Record& record) {
+  const bool checked = vouched(record);
+  if (!checked) ++signatures_checked_;
+  return admissible(record, roster_, checked);
+}
+
 std::optional<std::int64_t> IntakePath::last_heard_ms(const PublicKey& key) const {
   if (auto found = last_heard_.find(key); found != last_heard_.end()) return found->second;
   return std::nullopt;
@@ -208,7 +214,7 @@ IntakePath::Taken IntakePath::records(const std::vector<Record>& records) {
         have != nullptr && (have->seq > record.seq || *have == record))
       continue;
     if (own_echo(record, received)) continue;
-    if (auto status = admissible(record, roster_, vouched(record)); !status) {
+    if (auto status = admit(record); !status) {
       received.refused.push_back(status.error());
       continue;
     }
@@ -291,7 +297,7 @@ IntakePath::Taken IntakePath::delta(const Delta& delta) {
         ok = false;
         break;
       }
-      if (auto status = admissible(record, roster_, vouched(record)); !status) {
+      if (auto status = admit(record); !status) {
         received.refused.push_back(status.error());
         ok = false;
         break;

@@ -81,6 +81,8 @@ class IntakePath {
   // by print: while set, such a record is not checked again. Set around one
   // message's intake and cleared after it.
   void vouch(const std::set<RecordPrint>* checked) { vouched_ = checked; }
+  // Records whose signature the intake checked itself (not vouched for).
+  [[nodiscard]] std::uint64_t signatures_checked() const { return signatures_checked_; }
 
  private:
   [[nodiscard]] bool own_echo(const Record& record, Received& received) const;
@@ -115,6 +117,8 @@ class IntakePath {
   void equivocation(const Error& error, const char* where);
   void heard(const Record& record);
   [[nodiscard]] bool vouched(const Record& record) const;
+  // node/record_policy's admissible(), the signature checked here unless vouched for.
+  [[nodiscard]] Status admit(const Record& record);
 
   Ledger& ledger_;
   const Roster& roster_;
@@ -126,6 +130,7 @@ class IntakePath {
   std::map<std::pair<PublicKey, std::string>, std::multiset<std::int64_t>> open_holds_;
   QuotaRefusals quota_refusals_;
   const std::set<RecordPrint>* vouched_ = nullptr;
+  std::uint64_t signatures_checked_ = 0;
 };
 
 }  // namespace placemesh

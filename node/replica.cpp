@@ -72,6 +72,13 @@ Result<bool> Replica::install_roster(const std::string& text, AdminTrust& trust)
 
 Board Replica::board() const { return derive_board(ledger_, roster_.board_spec(), clock_()); }
 
+std::optional<std::int64_t> Replica::last_heard_ms(const RosterNode& node) const {
+  std::optional<std::int64_t> newest = last_heard_ms(node.key);
+  for (const auto& key : node.retired_keys)
+    if (auto heard = last_heard_ms(key); heard && (!newest || *heard > *newest)) newest = heard;
+  return newest;
+}
+
 std::optional<std::int64_t> Replica::last_heard_ms(const PublicKey& key) const {
   if (key == key_.public_key()) return clock_();
   return intake_.last_heard_ms(key);
@@ -171,6 +178,7 @@ ReplicaStatus Replica::status() const {
   status.margin_bytes = margin_bytes();
   status.refused_for_room = refused_for_room_;
   status.unowned_origins = unowned_.size();
+  status.signatures_checked = intake_.signatures_checked();
   for (const auto& [key, counts] : intake_.quota_refusals()) {
     const RosterNode* node = roster_.owner_of(key);
     status.quota_refusals[node != nullptr ? node->name : to_hex(key)] = counts;

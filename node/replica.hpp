@@ -66,6 +66,7 @@ struct ReplicaStatus {
   std::size_t margin_bytes = 0;  // of it, kept for this node's own operations
   std::uint64_t refused_for_room = 0;  // records from peers refused for want of room
   std::size_t unowned_origins = 0;     // held, of keys no roster entry owns: not offered to peers
+  std::uint64_t signatures_checked = 0;  // by the intake itself (on the io thread), not vouched for
   // Records refused for a member's quotas here (node/intake_path), by the
   // member's roster name and the quota.
   std::map<std::string, std::map<std::string, std::uint64_t>> quota_refusals;
@@ -112,6 +113,8 @@ class Replica final : public GossipHost {
   [[nodiscard]] std::uint64_t changes() const { return changes_; }
   // When this node last heard from each node key (its own: now).
   [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const PublicKey& key) const;
+  // The same for a roster node: the newest over its current and retired keys.
+  [[nodiscard]] std::optional<std::int64_t> last_heard_ms(const RosterNode& node) const;
   [[nodiscard]] ReplicaStatus status() const;
   [[nodiscard]] const Roster& roster() const { return roster_; }
   [[nodiscard]] const std::string& roster_text() const override { return roster_text_; }

@@ -41,7 +41,7 @@ std::string board_document(const Replica& replica) {
                        {"overbooked", pool.available < 0 ? -pool.available : 0}});
     }
     const RosterNode* node = replica.roster().find_node(centre.code);
-    std::optional<std::int64_t> heard = node ? replica.last_heard_ms(node->key) : std::nullopt;
+    std::optional<std::int64_t> heard = node ? replica.last_heard_ms(*node) : std::nullopt;
     centres.push_back({{"centre", centre.code},
                        {"name", centre.name},
                        {"as_of", optional_ms(centre.as_of ? std::optional(centre.as_of->wall_ms) : std::nullopt)},

@@ -132,7 +132,7 @@ std::string metrics_text(const Replica& replica, std::int64_t started_ms, const 
   out.family("placemesh_node_last_heard_seconds", "gauge",
              "Seconds since the newest time each roster node signed on a record taken here (0 for this node).");
   for (const auto& node : replica.roster().nodes)
-    if (auto heard = replica.last_heard_ms(node.key))
+    if (auto heard = replica.last_heard_ms(node))
       out.sample("placemesh_node_last_heard_seconds", {{"node", node.name}},
                  seconds(std::max<std::int64_t>(0, now - *heard)));  // a clock ahead: 0
 

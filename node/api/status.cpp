@@ -78,7 +78,8 @@ nlohmann::json status_document(const Replica& replica, std::int64_t started_ms, 
     json["checked_off_io_thread"] = {{"messages", mesh->checked_messages},
                                      {"records", mesh->checked_records},
                                      {"pauses", mesh->check_pauses},
-                                     {"passed_unchecked", mesh->passed_unchecked}};
+                                     {"passed_unchecked", mesh->passed_unchecked},
+                                     {"records_checked_at_once", status.signatures_checked}};
   }
   return json;
 }

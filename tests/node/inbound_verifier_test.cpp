@@ -185,6 +185,40 @@ TEST_CASE("inbound_verifier: one link's messages are delivered in the order they
   CHECK_FALSE(one->reading_paused());
 }
 
+TEST_CASE("inbound_verifier: small messages past a link's budget for one second are checked on the worker too") {
+  // A member gone bad could send frames just under inbound_check_bytes_min:
+  // each alone is small, together they would keep the io thread checking.
+  REQUIRE(sodium_ready());
+  Fixture f;
+  const auto link = f.link();
+  const auto other = f.link();
+  std::vector<net::Bytes> sent;
+  for (std::uint64_t i = 0; i < 40; ++i) sent.push_back(push_of(f.records(1 + i * 100, 10)));
+  REQUIRE(sent[0].size() < limits::inbound_check_bytes_min);
+  const std::size_t per_window = limits::inbound_at_once_bytes_per_s / sent[0].size();
+  const std::size_t count = 3 * per_window + 1;
+  for (std::size_t i = 0; i < count; ++i) f.verifier.message(link, sent[i % sent.size()]);
+  // At most two windows' worth went at once (the loop may cross a second).
+  const std::size_t at_once = f.delivered.size();
+  CHECK(at_once >= per_window);
+  CHECK(at_once <= 2 * per_window);
+  // Another link has a budget of its own.
+  f.verifier.message(other, sent[0]);
+  CHECK(f.delivered.size() == at_once + 1);
+  REQUIRE(f.run_until([&] { return f.delivered.size() == count + 1; }));
+  std::size_t checked = 0, index = 0;
+  for (const auto& d : f.delivered) {
+    if (d.link != link) continue;
+    CHECK(d.bytes == sent[index++ % sent.size()]);  // in the order they came
+    if (d.vouched) {
+      ++checked;
+      CHECK(d.vouched->size() == 10);
+    }
+  }
+  CHECK(checked >= count - 2 * per_window);
+  CHECK(f.verifier.records_checked() == checked * 10);
+}
+
 TEST_CASE("inbound_verifier: a link with more than inbound_queue_bytes_max waiting is paused, and resumed once half is taken") {
   REQUIRE(sodium_ready());
   Fixture f;

@@ -198,7 +198,7 @@ std::string differences(const std::vector<NodeView>& nodes, const Oracle& oracle
             << reference->name << " " << hlc_text(theirs.as_of, now);
         if (const RosterNode* centre = node.replica->roster().find_node(mine.code)) {
           auto heard = [&](const Replica& replica) {
-            const auto at = replica.last_heard_ms(centre->key);
+            const auto at = replica.last_heard_ms(*centre);
             return at ? std::to_string(now - *at) + " ms ago" : std::string("never");
           };
           out << "; last heard " << heard(*node.replica) << " by " << node.name << ", " << heard(*reference->replica)
