@@ -418,11 +418,16 @@ int roster_check(const Options& options, const std::string& in, const std::strin
       json pools = json::array();
       for (const auto& pool : node.pools)
         pools.push_back({{"id", pool.id}, {"category", category_name(pool.category)}, {"design", pool.design}});
+      json retired = json::array();
+      for (const auto& key : node.retired_keys) retired.push_back(to_hex(key));
       nodes.push_back({{"name", node.name}, {"title", node.title}, {"role", role_name(node.role)},
-                       {"public_key", to_hex(node.key)}, {"address", node.address}, {"pools", pools}});
+                       {"public_key", to_hex(node.key)}, {"retired_keys", retired}, {"address", node.address},
+                       {"pools", pools}});
     }
+    json revoked = json::array();
+    for (const auto& key : roster.revoked) revoked.push_back(to_hex(key));
     std::printf("%s\n", json{{"network", roster.network}, {"version", roster.version}, {"signed", parts.value().signed_},
-                             {"valid", valid}, {"signature", signature}, {"nodes", nodes}}
+                             {"valid", valid}, {"signature", signature}, {"nodes", nodes}, {"revoked", revoked}}
                              .dump(2)
                              .c_str());
   } else {
@@ -438,6 +443,13 @@ int roster_check(const Options& options, const std::string& in, const std::strin
         std::printf("%-6s %-7s %-22s %.16s… %s\n", node.name.c_str(), std::string(role_name(node.role)).c_str(),
                     node.address.c_str(), to_hex(node.key).c_str(), pools.empty() ? "-" : pools.c_str());
       }
+      // Keys that may not link: a node's earlier keys (their records count
+      // as its own) and revoked ones (node/ROSTER.md).
+      for (const auto& node : roster.nodes)
+        for (const auto& key : node.retired_keys)
+          std::printf("retired   %s (an earlier key of %s: its records count, it may not link)\n", to_hex(key).c_str(),
+                      node.name.c_str());
+      for (const auto& key : roster.revoked) std::printf("revoked   %s\n", to_hex(key).c_str());
     }
   }
   return valid ? exit_ok : exit_refused;

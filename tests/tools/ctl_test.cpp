@@ -3,6 +3,7 @@
 // 3 node unreachable).
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "tests/support/run_command.hpp"
 #include "tests/support/test_network.hpp"
@@ -107,4 +108,24 @@ TEST_CASE("ctl: roster sign --handover-from hands the old admin key over, and si
   CHECK(refused.output.find("carries no hand-over") != std::string::npos);
   CHECK(ctl("roster sign --admin-key " + new_key + " --handover-from " + new_key + " --in " + roster + " --out " + bare)
             .code == 2);
+}
+
+TEST_CASE("ctl: roster show names each node's retired keys and the revoked ones, also as JSON") {
+  TestNetwork network("ctlshow");
+  const auto dir = network.dir();
+  const std::string retired(64, 'c'), revoked(64, 'd');
+  std::string body = read_file(dir / "roster.toml");
+  body = body.substr(0, body.find("[signature]"));
+  const auto at = body.find('\n', body.find("public_key = \"", body.find("name = \"CIB\""))) + 1;
+  body.insert(at, "retired_keys = [\"" + retired + "\"]\n");
+  body.replace(body.find("version = 1"), 11, "version = 2\nrevoked = [\"" + revoked + "\"]");
+  std::ofstream(dir / "edited.toml") << body;
+  const auto shown = ctl("roster show --in " + (dir / "edited.toml").string());
+  CHECK(shown.code == 0);  // showing an unsigned roster is not a failure
+  CHECK_THAT(shown.output, Catch::Contains("unsigned"));
+  CHECK_THAT(shown.output, Catch::Contains("retired   " + retired + " (an earlier key of CIB"));
+  CHECK_THAT(shown.output, Catch::Contains("revoked   " + revoked));
+  const auto as_json = ctl("roster show --json --in " + (dir / "edited.toml").string());
+  CHECK_THAT(as_json.output, Catch::Contains("\"retired_keys\": [\n        \"" + retired));
+  CHECK_THAT(as_json.output, Catch::Contains("\"revoked\": [\n    \"" + revoked));
 }
