@@ -246,6 +246,11 @@ std::map<Origin, OriginLag> Gossip::lag(const PublicKey& key) const {
   return lag;
 }
 
+void Gossip::heard(const PublicKey& key) {
+  auto found = peers_.find(key);
+  if (found != peers_.end() && found->second.state == GossipPeer::State::up) found->second.last_contact_ms = clock_();
+}
+
 void Gossip::message(const PublicKey& key, std::span<const std::uint8_t> bytes) {
   auto found = peers_.find(key);
   if (found == peers_.end() || found->second.state != GossipPeer::State::up) return;

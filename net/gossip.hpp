@@ -35,7 +35,8 @@
 //     not linked with again for `misbehaving_backoff_ms`, counted as
 //     misbehaving_peer and logged once with the reason;
 //   - a link that received nothing for `silence_max_ms` is closed (a
-//     half-open connection after a partition) and redialled;
+//     half-open connection after a partition) and redialled; what counts is
+//     when bytes arrived (heard()), not when they were taken;
 //   - a node that was itself stalled longer than that (SIGSTOP, a blocked
 //     io thread: tick() came that late) closes every link at once and
 //     redials the peers it dials at the shortest backoff: its peers have
@@ -159,6 +160,10 @@ class Gossip {
   void link_down(const PublicKey& peer, const std::string& why);
   void dial_failed(const PublicKey& peer);
   void message(const PublicKey& peer, std::span<const std::uint8_t> bytes);
+  // Bytes from `peer` arrived that reach message() only later (they wait
+  // while their signatures are checked off the io thread): the link is not
+  // silent, however long they wait.
+  void heard(const PublicKey& peer);
   // This node's own records, once durable.
   void committed(const std::vector<Record>& records);
   // `peer` sent something no honest member sends that the gossip cannot

@@ -17,7 +17,12 @@ Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key)
     : io_(io), config_(config), key_(key), acceptor_(io), accept_timer_(io), tick_timer_(io) {
   events_.up = [this](const std::shared_ptr<net::Link>& link) { on_up(link); };
   events_.message = [this](const std::shared_ptr<net::Link>& link, net::Bytes message) {
-    if (inbound_) inbound_->message(link, std::move(message));
+    if (!inbound_) return;
+    // Heard now, however long the message then waits for the verifier: a
+    // peer sending large honest deltas is not closed as silent.
+    if (auto found = links_.find(link->peer()); found != links_.end() && found->second.link == link)
+      core_->gossip().heard(link->peer());
+    inbound_->message(link, std::move(message));
   };
   events_.down = [this](const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason,
                         const std::string& why) { on_down(link, reason, why); };

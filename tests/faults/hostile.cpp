@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -120,7 +121,8 @@ Exchange handshake_as(const Endpoint& to, const std::string& network, const Secr
 }
 
 Exchange member_sends(const Endpoint& to, const std::string& network, const SecretKey& self,
-                      const PublicKey& node_key, const std::vector<Bytes>& messages, std::chrono::milliseconds hold) {
+                      const PublicKey& node_key, const std::vector<Bytes>& messages, std::chrono::milliseconds hold,
+                      const std::function<bool()>& done) {
   Exchange exchange;
   const auto until = Clock::now() + hold;
   const int fd = bench::connect_tcp(to.host, to.port);
@@ -138,10 +140,21 @@ Exchange member_sends(const Endpoint& to, const std::string& network, const Secr
     exchange.send_seconds = std::chrono::duration<double>(Clock::now() - started).count();
     exchange.note = std::to_string(sent) + " of " + std::to_string(messages.size()) + " messages sent on a link";
     // Read (and drop) what the node sends until it closes or the hold ends.
+    // A roster version no node runs yet is answered with nothing.
+    const auto keep_alive = encode_link_message(RosterVersion{std::numeric_limits<std::uint64_t>::max()});
+    auto next_keep_alive = Clock::now() + std::chrono::seconds(1);
     std::vector<std::uint8_t> ignored;
-    while (!exchange.closed_by_peer && Clock::now() < until) {
+    while (!exchange.closed_by_peer && Clock::now() < until && !(done && done())) {
       ignored.clear();
-      (void)wait_closed(fd, until, exchange, &ignored);
+      if (!done) {
+        (void)wait_closed(fd, until, exchange, &ignored);
+        continue;
+      }
+      (void)wait_closed(fd, std::min(until, Clock::now() + std::chrono::milliseconds(100)), exchange, &ignored);
+      if (Clock::now() >= next_keep_alive) {
+        (void)bench::send_all(fd, channel->seal(keep_alive));  // sealed anew: a repeated frame is refused
+        next_keep_alive = Clock::now() + std::chrono::seconds(1);
+      }
     }
   }
   ::close(fd);

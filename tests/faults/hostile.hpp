@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -60,10 +61,12 @@ enum class AfterHandshake : std::uint8_t {
 // A member gone bad (issue 15): dials as `self`, a member's key, and once the
 // node took the handshake sends each of `messages` (encoded LinkMessages)
 // sealed on the link, then holds it open, reading what the node sends, for
-// `hold` or until the node closes it.
+// `hold` or until the node closes it. With `done`, it keeps the link alive
+// as a peer would (a roster announcement every second: a silent link is
+// closed, and what waited on it dropped) and ends early once done() holds.
 [[nodiscard]] Exchange member_sends(const Endpoint& to, const std::string& network, const SecretKey& self,
                                     const PublicKey& node_key, const std::vector<Bytes>& messages,
-                                    std::chrono::milliseconds hold);
+                                    std::chrono::milliseconds hold, const std::function<bool()>& done = {});
 
 // The epoch of a stolen key that the hostile steps write in: the first of
 // epoch_flood's, so one that the victim took.

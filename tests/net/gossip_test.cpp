@@ -109,6 +109,23 @@ TEST_CASE("gossip: a tick exactly at the silence limit is not a stall, one milli
   CHECK(pair.transport.closed.size() == 2);
 }
 
+TEST_CASE("gossip: a peer whose messages still wait to be taken is not silent, and one that sends nothing is") {
+  // What a peer sent may wait behind its large deltas while their signatures
+  // are checked off the io thread (node/inbound_verifier): arrival counts.
+  Pair pair;
+  pair.talk_and_tick(1'000);
+  for (std::int64_t at = 2'000; at <= 1'000 + 3 * Pair::settings().silence_max_ms; at += 1'000) {
+    pair.now = at;
+    pair.gossip.heard(pair.dialled);
+    pair.gossip.tick();
+  }
+  REQUIRE_FALSE(pair.transport.closed.empty());
+  for (const auto& [peer, why] : pair.transport.closed) {
+    CHECK(peer == pair.dialler);
+    CHECK(why.find("silent for") != std::string::npos);
+  }
+}
+
 TEST_CASE("gossip: a node stalled past the silence limit closes every link and redials at once") {
   Pair pair;
   pair.talk_and_tick(1'000);
