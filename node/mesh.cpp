@@ -20,8 +20,7 @@ Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key)
     if (!inbound_) return;
     // Heard now, however long the message then waits for the verifier: a
     // peer sending large honest deltas is not closed as silent.
-    if (auto found = links_.find(link->peer()); found != links_.end() && found->second.link == link)
-      core_->gossip().heard(link->peer());
+    if (current(link)) core_->gossip().heard(link->peer());
     inbound_->message(link, std::move(message));
   };
   events_.down = [this](const std::shared_ptr<net::Link>& link, std::optional<net::Reject> reason,
@@ -30,10 +29,14 @@ Mesh::Mesh(asio::io_context& io, const Config& config, const SecretKey& key)
 
 Mesh::~Mesh() { stop(); }
 
+bool Mesh::current(const std::shared_ptr<net::Link>& link) const {
+  auto found = links_.find(link->peer());
+  return found != links_.end() && found->second.link == link;
+}
+
 void Mesh::deliver(const std::shared_ptr<net::Link>& link, const net::Bytes& message,
                    const InboundVerifier::Vouched* vouched) {
-  auto found = links_.find(link->peer());
-  if (found == links_.end() || found->second.link != link) return;
+  if (!current(link)) return;
   // The records whose signatures the verifier checked are not checked again.
   Replica& replica = core_->replica();
   replica.vouch(vouched);

@@ -82,6 +82,8 @@ class Mesh final : public GossipTransport {
 
   void accept();
   void on_up(const std::shared_ptr<net::Link>& link);
+  // Whether `link` is the one gossip knows for its peer (not a replaced one).
+  [[nodiscard]] bool current(const std::shared_ptr<net::Link>& link) const;
   // A message of a link, its signatures checked (or small): to gossip.
   void deliver(const std::shared_ptr<net::Link>& link, const net::Bytes& message,
                const InboundVerifier::Vouched* vouched);
